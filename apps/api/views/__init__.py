@@ -1,0 +1,1 @@
+"""Views of the /v2 API. They parse input and call services/selectors, nothing more."""

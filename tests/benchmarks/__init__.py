@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench SCENARIO=<name>`; each scenario prints one JSON line of figures."""

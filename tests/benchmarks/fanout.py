@@ -1,0 +1,428 @@
+"""Fanout benchmark: N WebSocket clients, each subscribed to 20 of 500 symbols, quotes injected into
+market.quotes at a fixed rate; tick-to-client latency, delivered quotes/s and conflation ratio
+through the whole path (Kafka -> fanout worker -> channel layer -> uvicorn /ws/stream). Then, on
+the same machine in the same run, the same clients against a bare `websockets` broadcast server
+that sends every tick to every subscriber as fast as it can: the ceiling.
+
+Arguments (key=value): clients=1000 symbols=500 per_client=20 rate=300 seconds=15 processes=2
+(client processes) ceiling_seconds=8 web_workers=2 (uvicorn worker processes, as in the Procfile)
+server=uvicorn|daphne. Figures:
+- delivered_per_s: quote entries received by all clients per second of injection;
+- p50_ms / p99_ms: client receive time minus the tick's timestamp (set when it was produced);
+- conflation_ratio: delivered quote entries / what per-tick delivery would have sent
+  (sum over ticks of the symbol's subscribers); 1.0 means nothing was conflated;
+- ceiling_per_s: quote messages/s the bare server delivered to the same clients; ratio is
+  delivered_per_s / ceiling_per_s;
+- kafka_p50_ms / kafka_p99_ms: the broker hop alone for the same ticks (a probe consumer);
+- failed_connections, load averages, server and channel layer, to read the figures by.
+The benchmark creates 500 instruments ZB0000..ZB0499 and one user `bench-fanout` in the
+database it runs against (created once, reused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _subscriptions(clients: int, symbols: list[str], per_client: int) -> list[list[str]]:
+    rng = random.Random(2026)  # a reproducible load pattern
+    return [rng.sample(symbols, per_client) for _ in range(clients)]
+
+
+# --- client processes -----------------------------------------------------------------------------
+
+async def _client_main(url: str, headers: dict[str, str], origin: str, subscriptions: list[list[str]],
+                       bare: bool, ready: Any, go: Any, stop: Any) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    counts = [0]
+    snapshots = [len(subscriptions) if bare else 0]
+    ended = [0]  # connections that failed or closed before their snapshot
+
+    sockets: list[Any] = []
+
+    async def one(symbols: list[str]) -> None:
+        try:
+            await one_connection(symbols)
+        finally:
+            ended[0] += 1
+
+    async def one_connection(symbols: list[str]) -> None:
+        async with connect(url, additional_headers=headers, origin=origin,  # type: ignore[arg-type]
+                           open_timeout=60, max_queue=None) as ws:
+            sockets.append(ws)
+            await ws.send(json.dumps({"action": "subscribe", "quotes": symbols}))
+            snapshot_seen = bare
+            # Plain `async for`: no per-frame timeout task; the connection is closed at the end.
+            async for raw in ws:
+                now = time.time()
+                frame = json.loads(raw)
+                if frame.get("type") != "quotes":
+                    continue
+                if frame.get("snapshot"):
+                    snapshot_seen = True
+                    snapshots[0] += 1
+                    continue
+                if not snapshot_seen:
+                    continue
+                for quote in frame["data"]:
+                    counts[0] += 1
+                    # Sample latencies to keep memory flat with many clients.
+                    if counts[0] % 7 == 0:
+                        sent = (float(quote["ts_epoch"]) if "ts_epoch" in quote
+                                else dt.datetime.fromisoformat(quote["ts"]).timestamp())
+                        latencies.append((now - sent) * 1000)
+
+    tasks = []
+    for i, symbols in enumerate(subscriptions):
+        tasks.append(asyncio.create_task(one(symbols)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    # Ready once every connection is subscribed (its snapshot arrived), or after 5 minutes.
+    deadline = time.time() + 300
+    while snapshots[0] + ended[0] < len(subscriptions) and time.time() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    ready.set()
+    while not go.is_set():
+        await asyncio.sleep(0.05)
+    start_count = counts[0]
+    start_latencies = len(latencies)
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    delivered = counts[0] - start_count
+    measured = latencies[start_latencies:]
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    return {"delivered": delivered, "latencies": measured, "connected": len(sockets),
+            "errors": len(errors), "first_error": errors[0] if errors else None}
+
+
+def _client_process(url: str, headers: dict[str, str], origin: str, subscriptions: list[list[str]], bare: bool,
+                    ready: Any, go: Any, stop: Any, results: Any) -> None:
+    results.put(asyncio.run(_client_main(url, headers, origin, subscriptions, bare, ready, go, stop)))
+
+
+def _run_clients(url: str, headers: dict[str, str], origin: str, subs: list[list[str]], processes: int, bare: bool,
+                 seconds: float, inject: Any) -> tuple[int, list[float], float, int]:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    readies = []
+    procs = []
+    chunk = (len(subs) + processes - 1) // processes
+    for p in range(processes):
+        ready = ctx.Event()
+        readies.append(ready)
+        proc = ctx.Process(target=_client_process, args=(url, headers, origin, subs[p * chunk:(p + 1) * chunk], bare,
+                                                         ready, go, stop, results), daemon=True)
+        proc.start()
+        procs.append(proc)
+    for ready in readies:
+        if not ready.wait(400):
+            raise RuntimeError("client processes did not connect in time")
+    time.sleep(2.0)  # let snapshots drain
+    go.set()
+    started = time.time()
+    inject(seconds)
+    elapsed = time.time() - started
+    time.sleep(1.0)  # in-flight frames
+    stop.set()
+    delivered, latencies, failed = 0, [], 0
+    for _ in procs:
+        try:
+            result = results.get(timeout=30)
+        except Exception as exc:
+            print(f"a client process reported nothing: {exc!r}", file=sys.stderr)
+            continue
+        delivered += result["delivered"]
+        latencies.extend(result["latencies"])
+        failed += result["errors"]
+        if result["errors"]:
+            print(f"{result['errors']} client connections failed, e.g. {result['first_error']}", file=sys.stderr)
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+    return delivered, latencies, elapsed, failed
+
+
+# --- the bare ceiling server ----------------------------------------------------------------------
+
+_BARE_SERVER = r'''
+import asyncio, json, sys, time, random
+from websockets.asyncio.server import serve, broadcast
+port, symbols = int(sys.argv[1]), sys.argv[2].split(",")
+groups = {s: set() for s in symbols}
+async def handler(ws):
+    subscribed = json.loads(await ws.recv())["quotes"]
+    for s in subscribed:
+        groups[s].add(ws)
+    try:
+        await ws.wait_closed()
+    finally:
+        for s in subscribed:
+            groups[s].discard(ws)
+async def pump():
+    rng = random.Random(1)
+    i = 0
+    while True:
+        for _ in range(50):
+            s = symbols[rng.randrange(len(symbols))]
+            i += 1
+            frame = json.dumps({"type": "quotes", "data": [{"symbol": s, "bid": str(i), "ask": str(i + 1),
+                                "ts_epoch": repr(time.time())}]})
+            broadcast(groups[s], frame)
+        await asyncio.sleep(0)
+async def main():
+    async with serve(handler, "127.0.0.1", port, max_queue=None, write_limit=2**20, compression=None):
+        print("ready", flush=True)
+        await asyncio.sleep(2.0 if len(sys.argv) < 4 else float(sys.argv[3]))
+        await pump()
+asyncio.run(main())
+'''
+
+
+# --- the real path ----------------------------------------------------------------------------------
+
+def _prepare(symbol_count: int) -> tuple[list[str], str]:
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.accounts.models import User
+    from apps.instruments.models import Exchange, Instrument
+
+    symbols = [f"ZB{i:04d}" for i in range(symbol_count)]
+    existing = set(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
+    Instrument.objects.bulk_create([Instrument(symbol=s, name=f"{s} fanout benchmark", exchange=Exchange.NYSE)
+                                    for s in symbols if s not in existing])
+    user, _ = User.objects.get_or_create(username="bench-fanout", defaults={"email": "bench@example.com"})
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return symbols, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def _spawn(args: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
+    # Output goes to a file: an unread pipe fills up and then blocks the server on its next log line.
+    path = os.path.join(tempfile.gettempdir(), f"bench-fanout-{log}.log")
+    with open(path, "w") as out:
+        print(f"{log} output: {path}", file=sys.stderr)
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class _KafkaProbe:
+    """Measures the broker hop alone in the same run: a consumer assigned (no group join) to every
+    partition of market.quotes at its end, recording receive time minus the tick's timestamp."""
+
+    def __init__(self, topic: str) -> None:
+        import threading
+
+        from confluent_kafka import OFFSET_END, TopicPartition
+
+        from workers.kafka import consumer
+
+        self.kafka = consumer(group_id=f"bench-probe-{uuid.uuid4().hex[:8]}")
+        partitions = self.kafka.list_topics(topic, timeout=10).topics[topic].partitions
+        self.kafka.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+        self.latencies: list[float] = []
+        self.started = time.time()  # ticks older than the probe (an earlier run's) do not count
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            for message in self.kafka.consume(num_messages=500, timeout=0.05):
+                if message.error():
+                    continue
+                now = time.time()
+                try:
+                    payload = json.loads(message.value() or b"{}")["payload"]
+                    sent = dt.datetime.fromisoformat(payload["quotes"][0]["ts"]).timestamp()
+                except (ValueError, KeyError, IndexError, TypeError):
+                    continue
+                if sent >= self.started:
+                    self.latencies.append((now - sent) * 1000)
+
+    def close(self) -> list[float]:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.kafka.close()
+        return self.latencies
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run(*args: str) -> dict[str, Any]:
+    options = {"clients": 1000, "symbols": 500, "per_client": 20, "rate": 300, "seconds": 15, "processes": 2,
+               "ceiling_seconds": 8, "web_workers": 2}
+    server = "uvicorn"
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key == "server" and value in {"uvicorn", "daphne"}:
+            server = value
+            continue
+        if key not in options:
+            raise SystemExit(f"unknown option {key}; known: {', '.join(options)}, server=uvicorn|daphne")
+        options[key] = int(value)
+    load_before = os.getloadavg()[0]
+    from django.conf import settings
+
+    from workers.kafka import encode, producer, topics_ensure
+
+    topics_ensure()
+    symbols, cookie = _prepare(options["symbols"])
+    subs = _subscriptions(options["clients"], symbols, options["per_client"])
+    subscribers = dict.fromkeys(symbols, 0)
+    for chosen in subs:
+        for s in chosen:
+            subscribers[s] += 1
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    port = _free_port()
+    group = f"bench-fanout-{uuid.uuid4().hex[:8]}"
+    if server == "daphne":
+        # daphne has no worker processes: one process, as `daphne brokerage.asgi:application` would run.
+        # Its 5 s handshake timeout drops most of 1,000 simultaneous handshakes: same 60 s as the clients.
+        web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+                      "--websocket_connect_timeout", "60", "brokerage.asgi:application"], env, "web")
+    else:
+        # Several worker processes share the port; each has its own quote hub on the channel layer.
+        web = _spawn([sys.executable, "-m", "uvicorn", "brokerage.asgi:application", "--host", "127.0.0.1", "--port",
+                      str(port), "--ws", "websockets", "--no-access-log", "--log-level", "warning",
+                      "--workers", str(options["web_workers"]), "--timeout-worker-healthcheck", "30",
+                      "--ws-per-message-deflate", "false"], env, "web")
+    fanout = _spawn([sys.executable, "-c", "import django, threading, signal; django.setup(); "
+                     "from workers.fanout import fanout_run; stop = threading.Event(); "
+                     "signal.signal(signal.SIGTERM, lambda *a: stop.set()); "
+                     f"fanout_run(stop=stop, name='bench-fanout', group_id='{group}')"],
+                    {**env, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}, "fanout")
+    kafka = producer(**{"linger.ms": 1})
+    try:
+        _wait_port(port)
+        # Wait until the fanout consumer owns partitions: a probe tick must reach Redis-free path,
+        # so watch the fanout heartbeat instead.
+        from workers.heartbeat import heartbeat_read
+
+        deadline = time.time() + 90
+        while heartbeat_read(name="bench-fanout") is None and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(8.0)  # group join on the broker
+        rng = random.Random(7)
+        expected = [0]
+
+        def inject(seconds: float) -> None:
+            interval = 1.0 / options["rate"]
+            start = time.time()
+            sent = 0
+            while time.time() - start < seconds:
+                delay = start + sent * interval - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                symbol = symbols[rng.randrange(len(symbols))]
+                now = time.time()
+                ts = dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat()
+                price = Decimal(100) + Decimal(sent % 1000) / 100
+                payload = {"symbol": symbol, "quotes": [{"bid": str(price), "ask": str(price + Decimal("0.02")),
+                                                         "bid_size": "100", "ask_size": "100", "ts": ts}],
+                           "trades": []}
+                kafka.produce(settings.TOPIC_MARKET_QUOTES, key=symbol.encode(), value=encode(
+                    {"event_id": str(uuid.uuid4()), "type": "MarketData", "occurred_at": ts, "account_id": None,
+                     "payload": payload}))
+                kafka.poll(0)
+                expected[0] += subscribers[symbol]
+                sent += 1
+            kafka.flush(10)
+
+        probe = _KafkaProbe(settings.TOPIC_MARKET_QUOTES)
+        origin = f"http://127.0.0.1:{port}"
+        delivered, latencies, elapsed, failed = _run_clients(
+            f"ws://127.0.0.1:{port}/ws/stream", {"Cookie": cookie}, origin, subs, options["processes"], False,
+            options["seconds"], inject)
+        kafka_latencies = probe.close()
+    finally:
+        _stop(fanout)
+        _stop(web)
+
+    # The ceiling: same clients and subscriptions, a bare websockets server broadcasting ticks.
+    bare_port = _free_port()
+    bare = _spawn([sys.executable, "-c", _BARE_SERVER, str(bare_port), ",".join(symbols), "1"], env, "bare")
+    try:
+        _wait_port(bare_port)
+
+        def idle(seconds: float) -> None:
+            time.sleep(seconds)
+
+        ceiling_delivered, _, ceiling_elapsed, _ = _run_clients(
+            f"ws://127.0.0.1:{bare_port}/", {}, f"http://127.0.0.1:{bare_port}", subs, options["processes"], True,
+            options["ceiling_seconds"], idle)
+    finally:
+        _stop(bare)
+
+    delivered_per_s = delivered / elapsed
+    ceiling_per_s = ceiling_delivered / ceiling_elapsed
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+    kafka_q = statistics.quantiles(kafka_latencies, n=100) if len(kafka_latencies) >= 2 else [float("nan")] * 99
+    return {
+        "clients": options["clients"],
+        "delivered_per_s": round(delivered_per_s, 1),
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p99_ms": round(quantiles[98], 1),
+        "conflation_ratio": round(delivered / expected[0], 3) if expected[0] else None,
+        "ceiling_per_s": round(ceiling_per_s, 1),
+        "ratio": round(delivered_per_s / ceiling_per_s, 3) if ceiling_per_s else None,
+        "injected_per_s": options["rate"],
+        "failed_connections": failed,
+        "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "server": server if server == "daphne" else f"uvicorn x{options['web_workers']}",
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        # The broker hop alone (producer -> Tansu -> a consumer), same ticks, same run.
+        "kafka_p50_ms": round(kafka_q[49], 1),
+        "kafka_p99_ms": round(kafka_q[98], 1),
+    }
