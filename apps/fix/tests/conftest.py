@@ -1,5 +1,6 @@
-"""FIX test fixtures: a real venue acceptor and real initiators on loopback, ephemeral ports,
-stores under pytest's tmp dirs. Nothing here mocks QuickFIX, Redis or Kafka."""
+"""FIX test fixtures: a real venue acceptor (in a child process, see venue_process.py) and real
+initiators on loopback, ephemeral ports, stores under pytest's tmp dirs. Nothing here mocks
+QuickFIX, Redis or Kafka."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from apps.fix.gateway import INFLIGHT_KEY, OrderGateway
 from apps.fix.sessions import Endpoint, SessionSpec
-from apps.fix.venue.acceptor import ExchangeSimulator, Venue
+from apps.fix.tests.venue_process import VenueProcess, start_venue
 from apps.ops.clients import redis_client
 from apps.orders.tests.conftest import committed_database, committed_db  # noqa: F401 - shared fixtures
 from apps.orders.types import ExecutionReport
@@ -61,25 +63,23 @@ def specs() -> Specs:
 
 
 @pytest.fixture
-def venue_factory(specs: Specs, tmp_path: Path) -> Iterator[Callable[..., ExchangeSimulator]]:
-    started: list[ExchangeSimulator] = []
+def venue_factory(specs: Specs, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Starts venues; yields a function returning the control handle (see VenueHandle)."""
+    started: list[VenueProcess] = []
 
-    def start(*, symbols: list[str] = SYMBOLS, md_interval: float = 0.05, per_interval: int = 100) -> ExchangeSimulator:
-        simulator = ExchangeSimulator(
-            venue=Venue(symbols=symbols, seed=11), order_spec=specs.order, md_spec=specs.md,
-            endpoint=endpoint(tmp_path / "venue"), md_interval=md_interval, md_symbols_per_interval=per_interval,
-        )
-        simulator.start()
-        started.append(simulator)
-        return simulator
+    def start(*, symbols: list[str] = SYMBOLS, md_interval: float = 0.05, per_interval: int = 100) -> Any:
+        process = start_venue(symbols=symbols, order_spec=specs.order, md_spec=specs.md,
+                              store_dir=tmp_path / "venue", md_interval=md_interval, per_interval=per_interval)
+        started.append(process)
+        return process.handle
 
     yield start
-    for simulator in started:
-        simulator.stop()
+    for process in started:
+        process.close()
 
 
 @pytest.fixture
-def venue(venue_factory: Callable[..., ExchangeSimulator]) -> ExchangeSimulator:
+def venue(venue_factory: Callable[..., Any]) -> Any:
     return venue_factory()
 
 

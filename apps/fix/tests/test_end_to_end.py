@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connections
 
 from apps.fix.selectors import fix_trail_for_order
 from apps.fix.tests.conftest import Specs, endpoint, wait_for
-from apps.fix.venue.acceptor import ExchangeSimulator, Venue
+from apps.fix.tests.venue_process import start_venue
 from apps.ledger.selectors import cash_balances, position_get
 from apps.ledger.services import deposit
 from apps.ledger.verify import ledger_verify
@@ -38,13 +39,13 @@ FUNDS = Decimal("100000")
 
 
 class Stack:
-    def __init__(self, simulator: ExchangeSimulator, worker: GatewayWorker, sender: str) -> None:
-        self.simulator = simulator
+    def __init__(self, venue: Any, worker: GatewayWorker, sender: str) -> None:
+        self.venue = venue  # the control handle of the venue process (venue_process.VenueHandle)
         self.worker = worker
         self.sender = sender
 
     def fair(self, symbol: str) -> Decimal:
-        return self.simulator.venue.makers[symbol].fair
+        return self.venue.fair(symbol)
 
 
 @pytest.fixture
@@ -52,15 +53,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     specs = Specs()
     for symbol in [*TRADED, NOT_AT_VENUE]:
         InstrumentFactory(symbol=symbol)
-    simulator = ExchangeSimulator(venue=Venue(symbols=TRADED, seed=5), order_spec=specs.order, md_spec=specs.md,
-                                  endpoint=endpoint(tmp_path / "venue"), md_interval=0.5)
-    simulator.start()
-    with simulator.venue.lock:
-        for symbol in TRADED:
-            simulator.venue.book(symbol)
+    process = start_venue(symbols=TRADED, seed=5, order_spec=specs.order, md_spec=specs.md,
+                          store_dir=tmp_path / "venue", md_interval=0.5)
+    venue = process.handle
+    venue.open_books(TRADED)
     for symbol in [*TRADED, NOT_AT_VENUE]:
         # The quote store would hold this from the ingestor; the collar on market orders needs it.
-        price = simulator.venue.makers[symbol].fair if symbol in TRADED else Decimal("50")
+        price = venue.fair(symbol) if symbol in TRADED else Decimal("50")
         redis_client().hset(f"quote:{symbol}", mapping={"bid": str(price), "ask": str(price), "last": str(price)})
     relay = OutboxRelay(name="outbox-fix-test")
     worker = GatewayWorker(spec=specs.order, endpoint=endpoint(tmp_path / "gateway"),
@@ -80,15 +79,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     for thread in threads:
         thread.start()
     wait_for(worker.gateway.logged_on.is_set, what="gateway logon")
-    yield Stack(simulator, worker, specs.sender)
+    yield Stack(venue, worker, specs.sender)
     stop.set()
     relay.stop.set()
     for thread in threads:
         thread.join(timeout=60)
-    # The gateway's initiator must be gone before the acceptor stops: two QuickFIX engines tearing
-    # down at once in one process share its global session registry.
     assert not any(thread.is_alive() for thread in threads), "gateway or relay did not stop"
-    simulator.stop()
+    process.close()
     for symbol in [*TRADED, NOT_AT_VENUE]:
         redis_client().delete(f"quote:{symbol}")
 
@@ -149,9 +146,8 @@ def test_market_and_limit_orders_fill_cancel_and_replace(stack: Stack, account, 
     wait_status(resting, "replaced")
     live = wait_status(replacement, "new")
     assert live.qty == Decimal(12)
-    venue_order = stack.simulator.venue.registry[(next(iter(stack.simulator.application.logged_on)),
-                                                  str(replacement.id))]
-    assert venue_order.qty == Decimal(12) and venue_order.limit_price == low - 1
+    venue_order = stack.venue.resting_order(str(replacement.id))
+    assert venue_order["qty"] == Decimal(12) and venue_order["limit_price"] == low - 1
     assert cash_balances(account=account).held == Decimal(12) * (low - 1)
     report = ledger_verify(account_id=account.id)
     assert report.ok, report.problems
@@ -172,7 +168,7 @@ def test_market_and_limit_orders_fill_cancel_and_replace(stack: Stack, account, 
 def test_venue_rejections_release_the_hold(stack: Stack, account, case: str) -> None:
     symbol = NOT_AT_VENUE if case == "unknown_symbol" else "FIXA"
     if case == "reject_switch":
-        stack.simulator.application.switches.reject_ratio = 1.0
+        stack.venue.set_switches(reject_ratio=1.0)
     before = cash_balances(account=account)
     order = order_place(account=account, symbol=symbol, side="buy", type="limit", time_in_force="day",
                         qty="3", limit_price="40.00")
@@ -190,6 +186,6 @@ def test_commands_replayed_from_kafka_are_not_sent_twice(stack: Stack, account) 
               for _ in range(5)]
     for order in orders:
         wait_status(order, "filled")
-    accepted: Callable[[], list[int]] = lambda: [stack.simulator.venue.accepted[str(o.id)] for o in orders]  # noqa: E731
-    assert accepted() == [1] * 5
+    accepted = stack.venue.accepted()
+    assert [accepted.get(str(o.id), 0) for o in orders] == [1] * 5
     assert position_get(account=account, symbol="FIXA").qty == Decimal(5)

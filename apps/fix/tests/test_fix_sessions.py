@@ -3,7 +3,6 @@ ExecutionReport boundary (the trading core side is covered by test_end_to_end.py
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -32,24 +31,22 @@ def test_market_order_fills_against_the_market_maker(venue, gateway_factory):
     fills = [r for r in reports if r.exec_type in ("partial_fill", "fill")]
     assert sum(r.last_qty for r in fills) == Decimal(150) == fills[-1].cum_qty
     assert all(r.last_price > 0 for r in fills) and fills[-1].leaves_qty == 0
-    book = venue.venue.books["AAPL"]
-    assert fills[0].last_price >= venue.venue.makers["AAPL"].fair  # a buy lifts offers above fair
+    assert fills[0].last_price >= venue.fair("AAPL")  # a buy lifts offers above fair
     assert len({r.exec_id for r in reports}) == len(reports)
-    assert book.best_bid() < book.best_ask()
+    best_bid, best_ask = venue.top_of_book("AAPL")
+    assert best_bid < best_ask
     wait_for(lambda: redis_client().hget(gateway.inflight_key, str(order_id)) is None, what="no longer in flight")
 
 
 def test_limit_rests_then_cancel_and_replace(venue, gateway_factory):
     recorder = Recorder()
     gateway = gateway_factory(apply_report=recorder)
-    with venue.venue.lock:
-        venue.venue.book("MSFT")
-    low = (venue.venue.makers["MSFT"].fair * Decimal("0.5")).quantize(Decimal("0.01"))
+    low = (venue.fair("MSFT") * Decimal("0.5")).quantize(Decimal("0.01"))
     resting = place_envelope(symbol="MSFT", type="limit", qty="5", limit_price=str(low), tif="gtc")
     resting_id = uuid.UUID(resting["payload"]["order_id"])
     gateway.command_send(resting)
     wait_for(lambda: recorder.kinds(resting_id) == ["new"], what="ack",
-             detail=lambda: (recorder.kinds(resting_id), gateway.state(), venue.venue.accepted))
+             detail=lambda: (recorder.kinds(resting_id), gateway.state(), venue.accepted()))
     # Replace: new order id, higher quantity, still far from the market.
     new_id = uuid.uuid4()
     replace = {"event_id": str(uuid.uuid4()), "type": "ReplaceOrder", "payload": {
@@ -64,7 +61,7 @@ def test_limit_rests_then_cancel_and_replace(venue, gateway_factory):
         "order_id": str(new_id), "account_id": "acc", "symbol": "MSFT", "side": "buy", "qty": "7"}}
     gateway.command_send(cancel)
     wait_for(lambda: "canceled" in recorder.kinds(new_id), what="canceled")
-    assert venue.venue.books["MSFT"].best_bid() != low - 1
+    assert venue.top_of_book("MSFT")[0] != low - 1
     # A second cancel of the same order is refused by the venue (35=9), nothing else changes.
     again = {**cancel, "event_id": str(uuid.uuid4())}
     gateway.command_send(again)
@@ -77,7 +74,7 @@ def test_rejections_carry_the_reason(venue, gateway_factory):
     gateway = gateway_factory(apply_report=recorder)
     unknown = place_envelope(symbol="NOPE")
     gateway.command_send(unknown)
-    venue.application.switches.reject_ratio = 1.0
+    venue.set_switches(reject_ratio=1.0)
     switched = place_envelope(symbol="AAPL")
     gateway.command_send(switched)
     for envelope, reason in ((unknown, "unknown symbol"), (switched, "reject switch")):
@@ -94,7 +91,7 @@ def test_rejections_carry_the_reason(venue, gateway_factory):
         report = recorder.by_order[order_id][-1]
         assert reason in report.reject_reason and report.cum_qty == 0
         wait_for(settled, what="no longer in flight")
-    assert sum(venue.venue.accepted.values()) == 0
+    assert sum(venue.accepted().values()) == 0
 
 
 def test_duplicate_clordid_is_rejected_with_reason_6_and_not_applied(venue, gateway_factory):
@@ -111,7 +108,7 @@ def test_duplicate_clordid_is_rejected_with_reason_6_and_not_applied(venue, gate
     # gateway does not take as the order's fate (it asks for the status instead).
     fix.Session.sendToTarget(m.new_order_single(envelope["payload"]), gateway.session_id)
     wait_for(lambda: "status" in recorder.kinds(order_id), what="status after duplicate")
-    assert venue.venue.accepted[str(order_id)] == 1
+    assert venue.accepted().get(str(order_id)) == 1
     assert "rejected" not in recorder.kinds(order_id)
 
 
@@ -136,37 +133,39 @@ def test_gateway_restart_continues_sequence_numbers_and_sends_nothing_twice(venu
         restarted.command_send(envelope)
     wait_for(lambda: all("fill" in recorder.kinds(uuid.UUID(e["payload"]["order_id"])) for e in second))
     assert restarted.stats.duplicates_suppressed == 5
-    assert sorted(venue.venue.accepted.values()) == [1] * 10
+    assert sorted(venue.accepted().values()) == [1] * 10
 
 
 def test_cut_session_with_100_orders_in_flight_each_ends_in_exactly_one_state(venue, gateway_factory):
     recorder = Recorder()
     gateway = gateway_factory(apply_report=recorder)
-    venue.application.switches.latency_ms = 20  # the venue works through its queue slowly
+    venue.set_switches(latency_ms=20)  # the venue works through its queue slowly
     envelopes = [place_envelope(symbol="SPY", qty="1") for _ in range(90)]
     for envelope in envelopes:
         assert gateway.command_send(envelope)
     wait_for(lambda: len(recorder.reports) >= 10, what="first reports")
-    venue.application.drop_sessions(refuse_seconds=1.5)
+    venue.drop_sessions(1.5)
     wait_for(lambda: not gateway.logged_on.is_set(), what="session cut")
     # Ten more orders race the disconnect: QuickFIX stores them under sequence numbers the venue
     # never received. On reconnect they must be gap-filled, never resent as they were.
     late = [place_envelope(symbol="SPY", qty="1") for _ in range(10)]
     for envelope in late:
         gateway.dispatch(envelope)
-    venue.application.switches.latency_ms = 0
+    venue.set_switches(latency_ms=0)
     everything = envelopes + late
     ids = [uuid.UUID(e["payload"]["order_id"]) for e in everything]
     try:
         wait_for(lambda: all(terminal_reports(recorder, i) for i in ids), timeout=30, what="all orders final")
     except AssertionError:
-        open_orders = {str(i): (recorder.kinds(i), venue.venue.accepted[str(i)]) for i in ids
+        accepted = venue.accepted()
+        open_orders = {str(i): (recorder.kinds(i), accepted.get(str(i), 0)) for i in ids
                        if not terminal_reports(recorder, i)}
         raise AssertionError(f"{len(open_orders)} not final: {list(open_orders.items())[:5]}; "
                              f"gateway {gateway.stats}; in flight {gateway.state()['in_flight']}") from None
     for order_id in ids:
         assert terminal_reports(recorder, order_id) == ["fill"], recorder.kinds(order_id)
-    assert sorted(venue.venue.accepted[str(i)] for i in ids) == [1] * 100
+    accepted = venue.accepted()
+    assert sorted(accepted.get(str(i), 0) for i in ids) == [1] * 100
     assert gateway.stats.gap_filled >= 10
     assert gateway.stats.resent_after_reconcile >= 10
     wait_for(lambda: redis_client().hlen(gateway.inflight_key) == 0, what="nothing left in flight")
@@ -175,14 +174,14 @@ def test_cut_session_with_100_orders_in_flight_each_ends_in_exactly_one_state(ve
 def test_stale_order_unknown_to_the_venue_is_rejected_not_resent(venue, gateway_factory):
     recorder = Recorder()
     gateway = gateway_factory(apply_report=recorder, stale_after=0.0)
-    venue.application.drop_sessions(refuse_seconds=1.0)
+    venue.drop_sessions(1.0)
     wait_for(lambda: not gateway.logged_on.is_set(), what="session cut")
     envelope = place_envelope(symbol="AAPL")
     order_id = uuid.UUID(envelope["payload"]["order_id"])
     gateway.dispatch(envelope)
     wait_for(lambda: "rejected" in recorder.kinds(order_id), what="stale reject")
     assert "not received by the venue" in recorder.by_order[order_id][-1].reject_reason
-    assert venue.venue.accepted[str(order_id)] == 0 and gateway.stats.resent_after_reconcile == 0
+    assert venue.accepted().get(str(order_id), 0) == 0 and gateway.stats.resent_after_reconcile == 0
 
 
 def test_day_orders_expire_when_the_trading_day_changes(venue, gateway_factory):
@@ -194,9 +193,9 @@ def test_day_orders_expire_when_the_trading_day_changes(venue, gateway_factory):
         gateway.command_send(envelope)
     day_id, gtc_id = (uuid.UUID(e["payload"]["order_id"]) for e in (day, gtc))
     wait_for(lambda: recorder.kinds(day_id) == ["new"] and recorder.kinds(gtc_id) == ["new"], what="acks")
-    assert venue.application.expire_if_new_day(dt.datetime.now(dt.UTC)) == 0
-    venue.venue.trading_day = "2000-01-01"  # as if the process had started on an earlier day
-    assert venue.application.expire_if_new_day(dt.datetime.now(dt.UTC)) == 1
+    assert venue.expire_if_new_day() == 0
+    venue.set_trading_day("2000-01-01")  # as if the process had started on an earlier day
+    assert venue.expire_if_new_day() == 1
     wait_for(lambda: "expired" in recorder.kinds(day_id), what="expiry")
     assert recorder.kinds(gtc_id) == ["new"]
 

@@ -12,13 +12,12 @@ from django.conf import settings
 
 from apps.fix.md_ingestor import MarketDataIngestor
 from apps.fix.tests.conftest import endpoint, wait_for
-from apps.fix.venue.matching import BookOrder, OrderType, Side, TimeInForce
 from workers import kafka
 
 
 def test_ingestor_publishes_snapshots_increments_and_trades(venue_factory, specs, tmp_path: Path) -> None:
     symbols = [f"M{uuid.uuid4().hex[:5].upper()}" for _ in range(3)]
-    simulator = venue_factory(symbols=symbols, md_interval=0.05)
+    venue = venue_factory(symbols=symbols, md_interval=0.05)
     kafka.topics_ensure()
     topic = settings.TOPIC_MARKET_QUOTES
     ingestor = MarketDataIngestor(spec=specs.md, endpoint=endpoint(tmp_path / "md"), symbols=lambda: symbols,
@@ -27,12 +26,8 @@ def test_ingestor_publishes_snapshots_increments_and_trades(venue_factory, specs
     try:
         wait_for(lambda: ingestor.stats.events_published >= 30, what="market data events")
         # A trade between two customers prints on the tape.
-        with simulator.venue.lock:
-            book = simulator.venue.book(symbols[0])
-            ask = book.best_ask()
-            book.submit(BookOrder(order_id="", client_order_id="t1", owner="someone", symbol=symbols[0],
-                                  side=Side.BUY, type=OrderType.MARKET, time_in_force=TimeInForce.DAY,
-                                  qty=Decimal(100)))
+        ask = venue.top_of_book(symbols[0])[1]
+        venue.customer_order(symbol=symbols[0], side="buy", qty="100")
         wait_for(lambda: ingestor.stats.events_published >= 60, what="more events")
     finally:
         ingestor.stop()
