@@ -8,6 +8,7 @@ import uuid
 from django.db import connection
 
 from apps.accounts.models import Account
+from apps.ops.db import hot_cursor
 
 _ACCOUNT_FIELDS = [field.attname for field in Account._meta.concrete_fields]
 # Plain SQL built once from the model's metadata (no input in it): every money movement starts
@@ -22,7 +23,7 @@ def account_lock(*, account_id: uuid.UUID) -> Account:
     """Lock the account row (FOR NO KEY UPDATE) for the rest of the transaction and return it fresh."""
     if not connection.in_atomic_block:
         raise RuntimeError("account_lock must run inside a transaction")
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_ACCOUNT_LOCK_SQL, [account_id])
         values = cursor.fetchone()
     if values is None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from apps.accounts.models import Account
+from apps.ops.db import hot_cursor
 from apps.outbox.services import outbox_enqueue_many
 
 from .errors import AccountNotActiveForLedger, InsufficientFunds, InvalidAmount, UnbalancedTransaction
@@ -131,7 +132,7 @@ def _snapshot_query(account: Account, codes: list[str], house_codes: list[str]) 
     if house_codes:
         sql = _SNAPSHOT_WITH_HOUSE_SQL
         params.append(house_codes)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     return [(LedgerAccount.from_db(connection.alias, _SNAPSHOT_FIELDS, values[:6]), values[6], values[7])
@@ -239,7 +240,7 @@ def journal_post(*, account: Account, kind: str, legs: list[Leg], reference: str
     for row_id in separate:
         LedgerAccount.objects.filter(id=row_id).update(balance=F("balance") + deltas[row_id], updated_at=created_at)
     together = sorted(row_id for row_id in deltas if row_id not in separate)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         params: list[Any] = [
             tx_uuid, account.id, kind, reference, order_id, Jsonb(details), created_at, prev_hash, tx_hash,
             [row.id for row, _ in posting_rows], [row.asset for row, _ in posting_rows],

@@ -44,6 +44,7 @@ from apps.ledger.services import (
     securities_held,
 )
 from apps.marketdata.selectors import quote_latest
+from apps.ops.db import hot_cursor, insert_instance
 from apps.outbox.services import outbox_enqueue, outbox_enqueue_many
 
 from .errors import (
@@ -132,8 +133,8 @@ def _event_append(*, account: Account, order: Order, event: str, price: Decimal 
         payload["position_qty"] = decimal_str(position.qty if position else ZERO)
     if execution_id is not None:
         payload["execution_id"] = execution_id
-    row = OrderEvent.objects.create(account=account, seq=last + 1, event=event, order=order, payload=payload,
-                                    created_at=now)
+    row = insert_instance(OrderEvent(account=account, seq=last + 1, event=event, order=order, payload=payload,
+                                     created_at=now))
     message = {"topic": settings.TOPIC_ORDERS_UPDATES, "type": "OrderUpdated", "key": str(account.id),
                "account_id": account.id, "payload": payload, "occurred_at": now}
     if outbox_batch is not None:
@@ -229,7 +230,7 @@ _INSTRUMENT_SQL = "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608
 
 
 def _instrument_get(symbol: str) -> Instrument | None:
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_INSTRUMENT_SQL, [symbol])
         values = cursor.fetchone()
     return Instrument.from_db(connection.alias, _INSTRUMENT_FIELDS, values) if values is not None else None
@@ -345,14 +346,14 @@ def order_place(*, account: Account, symbol: str, side: str, type: str, time_in_
                 raise InsufficientShares(f"insufficient qty available for order (requested: {hold}, "
                                          f"available: {available})")
         now = timezone.now()
-        order = Order.objects.create(
+        order = insert_instance(Order(
             account=locked, client_order_id=client_order_id, instrument=instrument, symbol=symbol,
             asset_class=instrument.asset_class, side=side, type=type, time_in_force=time_in_force, qty=qty_d,
             notional=notional_d, limit_price=limit_d, stop_price=stop_d, extended_hours=extended_hours,
             status=OrderStatus.PENDING_NEW, hold_amount=hold, hold_remaining=hold,
             reference_price=reference if type in (OrderType.MARKET, OrderType.STOP) else None,
             request_hash=request_hash, created_at=now, updated_at=now, submitted_at=now,
-        )
+        ))
         # The three outbox rows go in one insert, in this order: journal, command, update.
         messages: list[dict[str, Any]] = []
         journal_post(account=locked, kind="hold", reference=f"order {order.id}", order_id=order.id,

@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from apps.ops.db import hot_cursor
+
 from .models import OutboxMessage
 
 
@@ -45,7 +47,7 @@ def outbox_enqueue_many(*, messages: Iterable[dict[str, Any]]) -> list[OutboxMes
     params: list[Any] = []
     for row in rows:
         params += [row.event_id, row.topic, row.key, row.type, row.account_id, Jsonb(row.payload), row.occurred_at]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_INSERT_SQL + ", ".join([_ROW_SQL] * len(rows)) + " RETURNING id", params)
         ids = [row_id for (row_id,) in cursor.fetchall()]
     for row, row_id in zip(rows, ids, strict=True):
