@@ -1,10 +1,10 @@
 """Plain SQL for the hot paths (order entry, fills): server-bound cursors and model inserts.
 
 `hot_cursor()` is a cursor with server-side parameter binding on Django's current connection:
-the parameters travel apart from the SQL text (Django's default psycopg cursor quotes every value
-into the text in Python), and psycopg prepares a statement once the connection has run it a few
-times (`prepare_threshold`), so PostgreSQL stops parsing and planning it on every order. These
-statements bypass Django's execute wrappers, so they are not in `connection.queries`.
+the parameters travel apart from the SQL text in the extended query protocol, where Django's
+default psycopg cursor quotes every value into the text in Python. Statements stay unprepared
+(Django sets `prepare_threshold` to None so that transaction-mode poolers keep working). They
+bypass Django's execute wrappers, so they are not in `connection.queries`.
 
 `Model.objects.create()` compiles a fresh INSERT through the ORM's query machinery on every call;
 on order entry that cost more CPU than the round trip itself. `insert_instance` sends the same
