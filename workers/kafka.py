@@ -40,6 +40,7 @@ def consumer(*, group_id: str, **overrides: Any) -> Consumer:
         "auto.offset.reset": "earliest",
         "session.timeout.ms": settings.KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": max(1000, settings.KAFKA_SESSION_TIMEOUT_MS // 3),
+        "fetch.wait.max.ms": settings.KAFKA_FETCH_WAIT_MS,
         **overrides,
     }
     return Consumer(config)

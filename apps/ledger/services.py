@@ -23,7 +23,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from apps.accounts.models import Account
-from apps.ops.db import hot_cursor
+from apps.ops.db import fetch_one, hot_cursor
 from apps.outbox.services import outbox_enqueue_many
 
 from .errors import AccountNotActiveForLedger, InsufficientFunds, InvalidAmount, UnbalancedTransaction
@@ -248,7 +248,7 @@ def journal_post(*, account: Account, kind: str, legs: list[Leg], reference: str
             created_at, together, [deltas[row_id] for row_id in together],
         ]
         cursor.execute(_JOURNAL_SQL, params)
-        (journal_id,) = cursor.fetchone()
+        (journal_id,) = fetch_one(cursor)
     journal_tx = JournalTransaction(
         id=journal_id, uuid=tx_uuid, account=account, kind=kind, reference=reference, order_id=order_id,
         details=details, created_at=created_at, prev_hash=prev_hash, hash=tx_hash,

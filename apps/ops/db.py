@@ -16,11 +16,13 @@ It does not send signals: use it only for models nothing listens to (checked her
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.signals import post_save, pre_save
+
+M = TypeVar("M", bound=models.Model)
 
 
 def hot_cursor() -> psycopg.Cursor[Any]:
@@ -48,7 +50,15 @@ def _insert_plan(model: type[models.Model]) -> tuple[str, tuple[models.Field, ..
     return sql, fields, auto_pk
 
 
-def insert_instance(instance: models.Model) -> models.Model:
+def fetch_one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The single row a statement returns (RETURNING, a lookup by key); raises if there is none."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
+def insert_instance(instance: M) -> M:
     """INSERT `instance` (defaults already applied by its constructor) and return it, saved."""
     sql, fields, auto_pk = _insert_plan(type(instance))
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: one lookup instead of one per field
@@ -56,7 +66,7 @@ def insert_instance(instance: models.Model) -> models.Model:
     with hot_cursor() as cursor:
         cursor.execute(sql, params)
         if auto_pk is not None:
-            (value,) = cursor.fetchone()
+            (value,) = fetch_one(cursor)
             setattr(instance, auto_pk.attname, value)
     instance._state.adding = False
     instance._state.db = connection.alias

@@ -146,6 +146,10 @@ KAFKA_BOOTSTRAP_SERVERS = required(
 # Tansu joins consumer groups slowly with Kafka's defaults; a short session timeout keeps
 # rebalances quick in dev and tests. Production brokers may raise it.
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=6000)
+# How long a consumer's fetch may wait at the broker for data. Quotes and order updates are
+# latency-bound, and Tansu answers a fetch only when this wait runs out (a Kafka broker answers as
+# soon as data arrives), so it is short; raise it to cut idle fetches on a quiet real cluster.
+KAFKA_FETCH_WAIT_MS = env.int("KAFKA_FETCH_WAIT_MS", default=10)
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=4)
 # A prefix lets several deployments (or concurrent test runs) share one cluster without crosstalk.
 KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="")

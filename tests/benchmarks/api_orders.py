@@ -154,7 +154,8 @@ def run(*args: str) -> dict[str, Any]:
         server = None
         # The service alone, same database, as many threads as the machine has cores times two.
         service_count, service_elapsed, service_latencies = core_bench._service_run(4, min(seconds, 10), accounts)
-        ceiling = core_bench._pgbench_run(8, min(seconds, 10), accounts, core_bench._real_payloads())
+        ceiling = core_bench._pgbench_run(8, min(seconds, 10), accounts, core_bench._real_payloads(),
+                                         protocol="extended")
     finally:
         if server is not None:
             server.terminate()
