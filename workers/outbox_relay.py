@@ -29,8 +29,12 @@ RELAY_ADVISORY_LOCK = 0x0B0C5E1A  # arbitrary constant naming "the outbox relay"
 MESSAGE_TIMEOUT_MS = 10_000
 
 
+# Served by the partial index outbox_unsent_idx.
+_PENDING_SQL = "SELECT 1 FROM outbox_message WHERE sent_at IS NULL LIMIT 1"
+
+
 class OutboxRelay:
-    def __init__(self, *, name: str = "outbox", batch_size: int = 500, idle_sleep: float = 0.05) -> None:
+    def __init__(self, *, name: str = "outbox", batch_size: int = 500, idle_sleep: float = 0.01) -> None:
         self.name = name
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
@@ -83,6 +87,16 @@ class OutboxRelay:
             self._producer = self._new_producer()
         return len(delivered)
 
+    def wait_for_rows(self, *, until: float) -> None:
+        """Idle: poll every `idle_sleep` with one index-only probe (no transaction, no lock) until a
+        row is waiting, so a new order reaches Kafka within ~idle_sleep at a few % of a core."""
+        while not self.stop.is_set() and time.monotonic() < until:
+            with connection.cursor() as cursor:
+                cursor.execute(_PENDING_SQL)
+                if cursor.fetchone() is not None:
+                    return
+            self.stop.wait(self.idle_sleep)
+
     def run(self) -> None:
         last_beat = 0.0
         backoff = 0.5
@@ -92,8 +106,15 @@ class OutboxRelay:
                 heartbeat_beat(name=self.name, details={"sent": self.sent_total, "pending": pending,
                                                         "failures": self.failures})
                 last_beat = time.monotonic()
+            failures_before = self.failures
             try:
                 count = self.publish_batch()
+                if count < 0:  # another relay is the leader
+                    self.stop.wait(1.0)
+                elif self.failures > failures_before:  # the broker refused: rows stay queued
+                    self.stop.wait(backoff)
+                elif count == 0:
+                    self.wait_for_rows(until=time.monotonic() + 3)
             except Exception:
                 logger.exception("outbox relay batch failed; retrying")
                 connection.close()
@@ -102,8 +123,6 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10)
                 continue
             backoff = 0.5
-            if count <= 0:
-                self.stop.wait(self.idle_sleep if count == 0 else 1.0)
         self._producer.flush(5)
 
 
