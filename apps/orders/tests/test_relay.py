@@ -92,10 +92,11 @@ def test_relay_kill_and_restart_delivers_everything_and_projection_is_exact(comm
     expected = {str(e) for e in ours.values_list("event_id", flat=True)}
     assert len(expected) == 3 * (16 + 3 * 7)
 
-    relay = _relay(batch_size=5)
+    # One row per batch (a broker round trip each) and a tight watch, so the kill lands mid-stream.
+    relay = _relay(batch_size=1)
     deadline = time.monotonic() + 60
     while ours.filter(sent_at__isnull=False).count() < len(expected) // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.002)
     relay.send_signal(signal.SIGKILL)
     relay.wait(10)
     sent_at_kill = ours.filter(sent_at__isnull=False).count()
