@@ -214,10 +214,13 @@ def _prepare(symbol_count: int) -> tuple[list[str], str]:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
 
     from apps.accounts.models import User
     from apps.instruments.models import Exchange, Instrument
 
+    # The web nodes serve this database: bring it to the current schema first (as `make run` does).
+    call_command("migrate", interactive=False, verbosity=0)
     symbols = [f"ZB{i:04d}" for i in range(symbol_count)]
     existing = set(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
     Instrument.objects.bulk_create([Instrument(symbol=s, name=f"{s} fanout benchmark", exchange=Exchange.NYSE)
