@@ -32,6 +32,7 @@ from apps.ledger.services import (
     CASH_AVAILABLE,
     CASH_HELD,
     HOUSE_CLEARING_CASH,
+    HOUSE_FEES,
     LedgerSnapshot,
     Leg,
     balances_for_update,
@@ -62,6 +63,7 @@ from .errors import (
     PriceCollar,
     PriceOffTick,
 )
+from .fees import sale_fees
 from .locks import order_lock
 from .models import Execution, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
 from .presenters import decimal_str, order_to_alpaca
@@ -610,9 +612,29 @@ def _apply_fill(account: Account, order: Order, report: ExecutionReport) -> None
             "transaction_time": (report.transact_time or now).isoformat(),
         },
     )
+    if order.side == Side.SELL:
+        _charge_sale_fees(account=account, order=order, report=report, proceeds=cost)
     _touch(order, "filled_qty", "filled_avg_price", "filled_notional", "filled_at", "hold_remaining")
     _event_append(account=account, order=order, event="fill" if complete else "partial_fill", price=price,
                   qty=qty, execution_id=report.exec_id)
+
+
+def _charge_sale_fees(*, account: Account, order: Order, report: ExecutionReport, proceeds: Decimal) -> None:
+    """The regulatory fees of one sell execution (apps/orders/fees.py), from the proceeds just
+    credited, as their own journal transaction (a FEE activity for the customer)."""
+    fees = sale_fees(qty=report.last_qty, proceeds=proceeds)
+    if fees.total <= 0:
+        return
+    journal_post(
+        account=account, kind="fee", reference=f"exec {report.exec_id} regulatory fees", order_id=order.id,
+        legs=[Leg(CASH_AVAILABLE, -fees.total), Leg(HOUSE_FEES, fees.total, house=True)],
+        details={
+            "activity_type": "FEE", "exec_id": report.exec_id, "order_id": str(order.id), "symbol": order.symbol,
+            "qty": str(report.last_qty), "proceeds": str(proceeds), "sec_fee": str(fees.sec), "taf": str(fees.taf),
+            "description": f"Regulatory fees on the sale of {decimal_str(report.last_qty)} {order.symbol}: "
+                           f"SEC {fees.sec}, FINRA TAF {fees.taf}",
+        },
+    )
 
 
 def _finish(account: Account, order: Order, *, status: str, reason: str = "") -> None:

@@ -205,6 +205,11 @@ FIX_VENUE_MD_SYMBOLS_PER_INTERVAL = env.int("FIX_VENUE_MD_SYMBOLS_PER_INTERVAL",
 MARKET_CALENDAR = "XNYS"
 ORDER_PRICE_COLLAR = Decimal(env.str("ORDER_PRICE_COLLAR", default="0.05"))
 ORDER_MAX_NOTIONAL = Decimal(env.str("ORDER_MAX_NOTIONAL", default="1000000"))
+# Regulatory fees passed through on sales (apps/orders/fees.py): the SEC Section 31 fee per dollar
+# of proceeds ($27.80 per million) and FINRA's Trading Activity Fee per share sold, capped per trade.
+ORDER_FEE_SEC_RATE = Decimal(env.str("ORDER_FEE_SEC_RATE", default="0.0000278"))
+ORDER_FEE_TAF_PER_SHARE = Decimal(env.str("ORDER_FEE_TAF_PER_SHARE", default="0.000166"))
+ORDER_FEE_TAF_MAX = Decimal(env.str("ORDER_FEE_TAF_MAX", default="8.30"))
 
 # --- Health ---------------------------------------------------------------------------------------
 # Workers that must report a heartbeat for /healthz to answer 200 (set by the Procfile environment).

@@ -77,7 +77,8 @@ def test_sell_holds_shares_and_realizes_pnl(funded_account, instrument):
     assert shares_available(account=funded_account, symbol="XYZ") == 0
     _fill(sell, "5", "10.40")
     balances = cash_balances(account=funded_account)
-    assert balances.available == Decimal("1000") - Decimal("50") + Decimal("52")
+    # Proceeds $52.00 less the regulatory fees: SEC 52 x 0.0000278 and TAF 5 x 0.000166, a cent each.
+    assert balances.available == Decimal("1000") - Decimal("50") + Decimal("52") - Decimal("0.02")
     assert balances.held == 0
     assert position_get(account=funded_account, symbol="XYZ") is None
 

@@ -134,7 +134,8 @@ def test_projector_process_builds_read_models_and_applies_a_duplicate_once(commi
     ledger_rows = OutboxMessage.objects.filter(topic=settings.TOPIC_LEDGER_EVENTS)
     ours = OutboxMessage.objects.filter(topic__in=topics)
     event_ids = set(ledger_rows.values_list("event_id", flat=True))
-    assert len(event_ids) == 4 + 1 + 2 + 3, "deposits, withdrawal, two holds and three fills journal once each"
+    assert len(event_ids) == 4 + 1 + 2 + 3 + 1, \
+        "deposits, withdrawal, two holds, three fills and the sale's fees journal once each"
 
     projector = _worker("run_ledger_projector", isolation)
     relay = _worker("run_outbox_relay", isolation)
@@ -152,9 +153,10 @@ def test_projector_process_builds_read_models_and_applies_a_duplicate_once(commi
             return activities, balances
 
         first = snapshot()
-        for account, csd, csw, fill_count in ((buyer, 2, 1, 3), (seller, 2, 0, 0)):
+        for account, csd, csw, fill_count, fee_count in ((buyer, 2, 1, 3, 1), (seller, 2, 0, 0, 0)):
             types = list(Activity.objects.filter(account=account).values_list("activity_type", flat=True))
-            assert (types.count("CSD"), types.count("CSW"), types.count("FILL")) == (csd, csw, fill_count)
+            assert (types.count("CSD"), types.count("CSW"), types.count("FILL"), types.count("FEE")) == \
+                (csd, csw, fill_count, fee_count)
             last = DailyBalance.objects.filter(account=account).order_by("-date").first()
             assert last is not None
             assert last.cash == cash_balances(account=account).total
@@ -164,6 +166,10 @@ def test_projector_process_builds_read_models_and_applies_a_duplicate_once(commi
                        for a in Activity.objects.filter(account=buyer, activity_type="FILL"))
         assert fills == [("1", "10.2", "sell", "filled"), ("1", "9.8", "buy", "partially_filled"),
                          ("2", "9.95", "buy", "filled")]
+        # Selling 1 share for $10.20: SEC fee and FINRA TAF each round up to a cent.
+        fee = Activity.objects.get(account=buyer, activity_type="FEE").data
+        assert fee["net_amount"] == "-0.02" and "SEC 0.01, FINRA TAF 0.01" in fee["description"]
+        assert sum(DailyBalance.objects.filter(account=buyer).values_list("fees", flat=True)) == Decimal("-0.02")
         position = Position.objects.get(account=buyer, symbol="RACE")
         buyer_day = DailyBalance.objects.filter(account=buyer).order_by("-date").first()
         assert buyer_day is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import pytest
@@ -47,6 +47,16 @@ SYMBOL = "XYZ"
 LAST = Decimal("10.00")
 ZERO = Decimal("0")
 OPEN = {"pending_new", "new", "partially_filled", "pending_cancel"}
+
+
+def model_sale_fees(qty: Decimal, proceeds: Decimal) -> Decimal:
+    """What a sale costs in regulatory fees: SEC fee on the proceeds plus FINRA TAF per share
+    (capped), each rounded up to the cent, never more than the proceeds."""
+    cent = Decimal("0.01")
+    sec = (proceeds * django_settings.ORDER_FEE_SEC_RATE).quantize(cent, rounding=ROUND_UP)
+    taf = min((qty * django_settings.ORDER_FEE_TAF_PER_SHARE).quantize(cent, rounding=ROUND_UP),
+              django_settings.ORDER_FEE_TAF_MAX)
+    return min(sec + taf, proceeds)
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: Decimal(c) / 100)
 quantities = st.integers(min_value=1, max_value=20).map(Decimal)
@@ -228,7 +238,7 @@ class TradingCore(RuleBasedStateMachine):
             position_qty = self.model.shares_available + self.model.shares_held
             self.model.position_cost -= (self.model.position_cost / position_qty * qty)
             self.model.shares_held -= qty
-            self.model.cash_available += cost
+            self.model.cash_available += cost - model_sale_fees(qty, cost)
         order.filled += qty
         if complete:
             order.status = "filled"
