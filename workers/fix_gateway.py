@@ -24,7 +24,6 @@ from workers.heartbeat import heartbeat_beat
 logger = logging.getLogger(__name__)
 
 NAME = "fix_gateway"
-GROUP_ID = "fix-gateway"
 FETCH_WAIT_MS = 5
 
 
@@ -39,13 +38,13 @@ def consumer_lag(consumer: Any) -> int:
 
 class GatewayWorker:
     def __init__(self, *, spec: SessionSpec | None = None, endpoint: Endpoint | None = None,
-                 apply_report: ApplyReport | None = None, group_id: str = GROUP_ID,
+                 apply_report: ApplyReport | None = None, group_id: str | None = None,
                  assign_partitions: bool = False) -> None:
         self.gateway = OrderGateway(
             spec=spec or order_session_spec(), endpoint=endpoint or default_endpoint("gateway"),
             apply_report=apply_report, stale_after_seconds=settings.FIX_STALE_ORDER_SECONDS,
         )
-        self.group_id = group_id
+        self.group_id = group_id or settings.FIX_GATEWAY_GROUP_ID
         self.assign_partitions = assign_partitions
         self.commands_consumed = 0
 

@@ -187,6 +187,8 @@ FIX_MD_PORT = env.int("FIX_MD_PORT", default=9879)
 FIX_SENDER_COMP_ID = env.str("FIX_SENDER_COMP_ID", default="BROKER")
 FIX_TARGET_COMP_ID = env.str("FIX_TARGET_COMP_ID", default="EXCHANGE")
 FIX_HEARTBEAT_SECONDS = env.int("FIX_HEARTBEAT_SECONDS", default=5)
+# The gateway's consumer group on orders.commands (a second deployment on one cluster uses its own).
+FIX_GATEWAY_GROUP_ID = env.str("FIX_GATEWAY_GROUP_ID", default="fix-gateway")
 FIX_STORE_DIR = Path(env.str("FIX_STORE_DIR", default=str(VAR_DIR / "fix")))
 # In dev the venue trades around the clock; production follows the XNYS calendar.
 FIX_VENUE_ALWAYS_OPEN = env.bool("FIX_VENUE_ALWAYS_OPEN", default=True)

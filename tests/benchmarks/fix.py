@@ -1,14 +1,19 @@
 """FIX round trip and market-data ingest, over real sessions on loopback.
 
-Phase 1 (orders): K placer threads each place a market order through `order_place` and wait until
-its fill is applied in PostgreSQL (order service -> outbox row -> outbox relay -> Kafka
-orders.commands -> gateway -> 35=D -> exchange simulator process -> 35=8 -> execution_apply).
-Round trip = placed -> fill applied. Phase 2 (market data): the md ingestor subscribes to many
-symbols of the same simulator process and publishes to Kafka; md_updates_per_s counts the FIX
-market-data entries (depth levels and trades) it turned into delivered Kafka events per second.
+Phase 1 (orders), in the production topology: the outbox relay, the FIX gateway and the exchange
+simulator each run as their own process (`manage.py run_outbox_relay`, `run_fix_gateway`,
+`run_exchange_simulator`, as `make run` starts them). K placer threads here place market orders
+through `order_place` at a fixed total rate (open loop), and the path is order service -> outbox
+row -> relay -> Kafka orders.commands -> gateway -> 35=D -> simulator -> 35=8 -> execution_apply.
+Round trip = the order's `submitted_at` -> its fill's `Execution.created_at` (both written by the
+processes that did the work, same clock); orders_per_s = fills / (first placement -> last fill).
+Phase 2 (market data): the md ingestor subscribes to many symbols of the same simulator process and
+publishes to Kafka; md_updates_per_s counts the FIX market-data entries (depth levels and trades)
+it turned into Kafka events per second.
 
 Own scratch database, topic prefix, Redis db and FIX stores, so dev data is never touched.
-Arguments: [orders=1000] [placer_threads=4] [md_seconds=10] [md_symbols=300].
+Arguments: [orders=1000] [rate=25 orders/s: below the ~45/s at which this topology saturates on 2
+cores, where queueing, not the path, sets the latency] [md_seconds=10] [md_symbols=300].
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,15 +56,6 @@ def _wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"exchange simulator did not listen on {port}")
 
 
-def _closing(target: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connections.close_all()
-    return run
-
-
 def _prefix_topics(prefix: str) -> None:
     settings.TOPIC_ORDERS_COMMANDS = f"{prefix}orders.commands"
     settings.TOPIC_ORDERS_UPDATES = f"{prefix}orders.updates"
@@ -85,8 +80,40 @@ def _start_venue(*, store: Path, order_port: int, md_port: int, symbols: list[st
     )
 
 
-def _orders_phase(*, orders: int, placers: int, gateway: Any) -> dict[str, Any]:
+def _worker_env(*, redis_url: str, prefix: str, store: Path, order_port: int) -> dict[str, str]:
+    """Environment of the relay and gateway processes: the scratch database, Redis db, topics and
+    FIX stores of this run."""
+    db = connections["default"].settings_dict
+    url = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+    return {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "brokerage.settings.dev", "DATABASE_URL": url,
+        "REDIS_URL": redis_url, "KAFKA_TOPIC_PREFIX": prefix, "FIX_ORDER_PORT": str(order_port),
+        "FIX_SENDER_COMP_ID": "BENCHBROKER", "FIX_TARGET_COMP_ID": "BENCHVENUE", "FIX_STORE_DIR": str(store),
+        "LOG_LEVEL": "WARNING", "DEBUG": "false",  # as deployed: Django does not record every query
+    }
+
+
+def _start_worker(command: str, env: dict[str, str], store: Path) -> subprocess.Popen:
+    log = (store / f"{command}.log").open("w")
+    return subprocess.Popen([sys.executable, "manage.py", command], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _fill_times(order_ids: list[Any]) -> dict[str, tuple[float, float]]:
+    """order id -> (submitted_at, fill applied at) for the orders that are filled."""
+    from apps.orders.models import Execution, Order
+
+    submitted = dict(Order.objects.filter(id__in=order_ids, status="filled").values_list("id", "submitted_at"))
+    applied: dict[Any, Any] = {}
+    for order_id, created in (Execution.objects.filter(order_id__in=list(submitted), exec_type="fill")
+                              .values_list("order_id", "created_at")):
+        applied[order_id] = created
+    return {str(i): (submitted[i].timestamp(), applied[i].timestamp()) for i in submitted if i in applied}
+
+
+def _orders_phase(*, orders: int, rate: float, placers: int = 4) -> dict[str, Any]:
     from apps.ledger.services import deposit
+    from apps.orders.models import Order
     from apps.orders.services import order_place
     from tests.factories import AccountFactory
 
@@ -95,61 +122,55 @@ def _orders_phase(*, orders: int, placers: int, gateway: Any) -> dict[str, Any]:
         account = AccountFactory()
         deposit(account=account, amount=Decimal("10000000"), reference="fix benchmark")
         accounts.append(account)
-    done: dict[str, tuple[float, str]] = {}
-    waiters: dict[str, threading.Event] = {}
-    lock = threading.Lock()
 
-    def applied(report: Any) -> None:
-        if report.exec_type in ("fill", "canceled", "rejected", "expired"):
-            key = str(report.order_id)
-            with lock:
-                done[key] = (time.perf_counter(), report.exec_type)
-                event = waiters.get(key)
-            if event is not None:
-                event.set()
+    def place(account: Any) -> Any:
+        return order_place(account=account, symbol=SYMBOL, side="buy", type="market", time_in_force="day",
+                           qty="1").id
 
-    gateway.applied_callbacks.append(applied)
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
+    # Warm-up: the gateway has joined its consumer group and the session is up once this fills.
+    warm = place(accounts[0])
+    deadline = time.monotonic() + 90
+    while not Order.objects.filter(id=warm, status="filled").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the warm-up order was not filled within 90 s (see the worker logs)")
+        time.sleep(0.05)
+    placed: list[list[Any]] = [[] for _ in range(placers)]
+    interval = placers / rate
     per_thread = [orders // placers + (1 if i < orders % placers else 0) for i in range(placers)]
+    started = time.perf_counter()
 
     def placer(index: int) -> None:
         try:
+            next_at = started + index * interval / placers
             for _ in range(per_thread[index]):
-                started = time.perf_counter()
-                order = order_place(account=accounts[index], symbol=SYMBOL, side="buy", type="market",
-                                    time_in_force="day", qty="1")
-                key = str(order.id)
-                event = threading.Event()
-                with lock:
-                    waiters[key] = event
-                    finished = done.get(key)
-                if finished is None:
-                    event.wait(30)
-                    with lock:
-                        finished = done.get(key)
-                with lock:
-                    outcome = finished[1] if finished else "timeout"
-                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                    if finished and outcome == "fill":
-                        latencies.append((finished[0] - started) * 1000)
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                placed[index].append(place(accounts[index]))
+                next_at += interval
         finally:
             connections.close_all()
 
     threads = [threading.Thread(target=placer, args=(i,)) for i in range(placers)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    order_ids = [order_id for ids in placed for order_id in ids]
+    deadline = time.monotonic() + 60
+    times = _fill_times(order_ids)
+    while len(times) < len(order_ids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        times = _fill_times(order_ids)
+    latencies = [(applied - submitted) * 1000 for submitted, applied in times.values()]
+    span = (max(a for _, a in times.values()) - min(s for s, _ in times.values())) if times else 0.0
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
     return {
         "round_trip_p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "round_trip_p99_ms": round(quantiles[98], 2),
-        "orders_per_s": round(len(latencies) / elapsed, 1),
-        "orders": orders, "orders_filled": len(latencies), "order_outcomes": outcomes,
-        "placer_threads": placers,
+        "orders_per_s": round(len(times) / span, 1) if span else 0.0,
+        "offered_orders_per_s": rate, "orders": orders, "orders_filled": len(times),
+        "placer_threads": placers, "topology": "relay, gateway and venue as separate processes",
     }
 
 
@@ -197,71 +218,57 @@ def _md_phase(*, seconds: float, symbols: list[str], md_port: int, store: Path) 
 
 def run(*args: str) -> dict[str, Any]:
     orders = int(args[0]) if len(args) > 0 else 1000
-    placers = int(args[1]) if len(args) > 1 else 4
+    rate = float(args[1]) if len(args) > 1 else 25.0
     md_seconds = float(args[2]) if len(args) > 2 else 10.0
     md_symbols = int(args[3]) if len(args) > 3 else 300
 
-    from apps.fix.sessions import Endpoint, SessionSpec
     from apps.fix.venue.market_maker import start_price
     from apps.ops.clients import redis_client
     from tests.factories import InstrumentFactory
-    from workers.fix_gateway import GatewayWorker
-    from workers.outbox_relay import OutboxRelay
+    from workers import kafka
 
+    settings.DEBUG = False  # the placers run order_place as deployed, without query recording
     run_id = uuid.uuid4().hex[:8]
-    _prefix_topics(f"bench-fix-{run_id}.")
+    prefix = f"bench-fix-{run_id}."
+    _prefix_topics(prefix)
+    kafka.topics_ensure()
     redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + "/14"
     settings.REDIS_URL = redis_url
     redis_client.cache_clear()
     default = connections["default"]
     original_name = default.settings_dict["NAME"]
     default.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_fix_{run_id}"
-    default.settings_dict["OPTIONS"]["pool"]["max_size"] = max(20, placers + 10)
+    default.settings_dict["OPTIONS"]["pool"]["max_size"] = 20
     default.close_pool()
     default.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     store = Path(tempfile.mkdtemp(prefix="bench-fix-", dir=ROOT / "var"))
     order_port, md_port = _free_port(), _free_port()
     md_universe = [f"BM{i:04d}" for i in range(md_symbols)]
     (store / "venue").mkdir()
-    venue = _start_venue(store=store / "venue", order_port=order_port, md_port=md_port,
-                         symbols=[SYMBOL, *md_universe], redis_url=redis_url)
-    stop = threading.Event()
-    relay = OutboxRelay(name="outbox-bench-fix")
-    threads: list[threading.Thread] = []
+    processes = [_start_venue(store=store / "venue", order_port=order_port, md_port=md_port,
+                              symbols=[SYMBOL, *md_universe], redis_url=redis_url)]
     try:
         InstrumentFactory(symbol=SYMBOL)
         price = start_price(SYMBOL)
         redis_client().hset(f"quote:{SYMBOL}", mapping={"bid": str(price), "ask": str(price), "last": str(price)})
         _wait_port(order_port)
-        worker = GatewayWorker(
-            spec=SessionSpec(sender="BENCHBROKER", target="BENCHVENUE", port=order_port),
-            endpoint=Endpoint(store_dir=store / "gateway", heartbeat_seconds=5, reconnect_seconds=1),
-            group_id=f"bench-fix-{run_id}", assign_partitions=True,
-        )
-        threads = [threading.Thread(target=_closing(relay.run), daemon=True),
-                   threading.Thread(target=_closing(lambda: worker.run(stop=stop)), daemon=True)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while not worker.gateway.logged_on.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        figures = _orders_phase(orders=orders, placers=placers, gateway=worker.gateway)
+        env = {**_worker_env(redis_url=redis_url, prefix=prefix, store=store, order_port=order_port),
+               "FIX_GATEWAY_GROUP_ID": f"bench-fix-{run_id}"}
+        processes += [_start_worker("run_outbox_relay", env, store), _start_worker("run_fix_gateway", env, store)]
+        figures = _orders_phase(orders=orders, rate=rate)
         figures.update(_md_phase(seconds=md_seconds, symbols=md_universe, md_port=md_port, store=store))
         from apps.ledger.verify import ledger_verify
 
         figures["ledger_verified"] = ledger_verify().ok
         return figures
     finally:
-        stop.set()
-        relay.stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
-        if venue.poll() is None:
-            venue.terminate()
-            try:
-                venue.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                venue.kill()
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         redis_client().delete(f"quote:{SYMBOL}")
         connections.close_all()
         default.close_pool()
