@@ -12,7 +12,7 @@ publishes to Kafka; md_updates_per_s counts the FIX market-data entries (depth l
 it turned into Kafka events per second.
 
 Own scratch database, topic prefix, Redis db and FIX stores, so dev data is never touched.
-Arguments: [orders=1000] [rate=25 orders/s: below the ~45/s at which this topology saturates on 2
+Arguments: [orders=1000] [rate=25 orders/s: below the 40-50/s at which this topology saturates on 2
 cores, where queueing, not the path, sets the latency] [md_seconds=10] [md_symbols=300].
 """
 
@@ -111,14 +111,15 @@ def _fill_times(order_ids: list[Any]) -> dict[str, tuple[float, float]]:
     return {str(i): (submitted[i].timestamp(), applied[i].timestamp()) for i in submitted if i in applied}
 
 
-def _orders_phase(*, orders: int, rate: float, placers: int = 4) -> dict[str, Any]:
+def _orders_phase(*, orders: int, rate: float, placers: int = 4, accounts_per_placer: int = 10) -> dict[str, Any]:
     from apps.ledger.services import deposit
     from apps.orders.models import Order
     from apps.orders.services import order_place
     from tests.factories import AccountFactory
 
+    # Many accounts, as in real traffic: the gateway applies reports in per-account shards.
     accounts = []
-    for _ in range(placers):
+    for _ in range(placers * accounts_per_placer):
         account = AccountFactory()
         deposit(account=account, amount=Decimal("10000000"), reference="fix benchmark")
         accounts.append(account)
@@ -146,7 +147,7 @@ def _orders_phase(*, orders: int, rate: float, placers: int = 4) -> dict[str, An
                 delay = next_at - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                placed[index].append(place(accounts[index]))
+                placed[index].append(place(accounts[index + placers * (len(placed[index]) % accounts_per_placer)]))
                 next_at += interval
         finally:
             connections.close_all()
@@ -170,7 +171,8 @@ def _orders_phase(*, orders: int, rate: float, placers: int = 4) -> dict[str, An
         "round_trip_p99_ms": round(quantiles[98], 2),
         "orders_per_s": round(len(times) / span, 1) if span else 0.0,
         "offered_orders_per_s": rate, "orders": orders, "orders_filled": len(times),
-        "placer_threads": placers, "topology": "relay, gateway and venue as separate processes",
+        "placer_threads": placers, "accounts": len(accounts),
+        "topology": "relay, gateway and venue as separate processes",
     }
 
 
