@@ -118,7 +118,6 @@ class OutboxRelay:
             except Exception:
                 logger.exception("outbox relay batch failed; retrying")
                 connection.close()
-                count = 0
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 10)
                 continue

@@ -126,9 +126,6 @@ class VenueHandle:
     def expire_if_new_day(self) -> int:
         return self.simulator.application.expire_if_new_day(dt.datetime.now(dt.UTC))
 
-    def logged_on(self) -> list[str]:
-        return sorted(self.simulator.application.logged_on)
-
     def stop(self) -> None:
         self.simulator.stop()
 
