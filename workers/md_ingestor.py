@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
+
 from apps.fix.md_ingestor import MarketDataIngestor
 from apps.fix.sessions import default_endpoint, md_session_spec
 from apps.instruments.models import Instrument
@@ -24,7 +26,7 @@ def run(*, stop: threading.Event, log_messages: bool = True) -> None:
     kafka.topics_ensure()
     ingestor = MarketDataIngestor(
         spec=md_session_spec(), endpoint=default_endpoint("md_ingestor"), symbols=listed_symbols,
-        producer=kafka.producer(**{"linger.ms": 5}), log_messages=log_messages,
+        producer=kafka.producer(**{"linger.ms": settings.MARKET_DATA_LINGER_MS}), log_messages=log_messages,
     )
     ingestor.start()
     try:

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connections
 
 from tests.benchmarks import orders as core_bench
+from tests.benchmarks.common import free_port
 
 BODY = json.dumps({"symbol": "BENCH", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "day",
                    "limit_price": "10.00"}).encode()
@@ -144,7 +145,7 @@ def run(*args: str) -> dict[str, Any]:
         keys = _keys(accounts)
         connections.close_all()
         default.close_pool()
-        port = core_bench_free_port()
+        port = free_port()
         server = _start_server(port, workers, scratch)
         asyncio.run(_wait_ready(port, keys[0]))
         asyncio.run(_load(port, keys, concurrency, 2))  # warm-up: imports, pools, caches in every worker
@@ -181,11 +182,3 @@ def run(*args: str) -> dict[str, Any]:
         "server": "uvicorn+uvloop+httptools, brokerage.settings.prod (DEBUG off), DB pool 16/worker",
         "cpus": os.cpu_count(),
     }
-
-
-def core_bench_free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -4,13 +4,21 @@ through the whole path (Kafka -> fanout worker -> channel layer -> uvicorn /ws/s
 the same machine in the same run, the same clients against a bare `websockets` broadcast server
 that sends every tick to every subscriber as fast as it can: the ceiling.
 
-Arguments (key=value): clients=1000 symbols=500 per_client=20 rate=300 seconds=15 processes=2
-(client processes) ceiling_seconds=8 web_workers=2 (uvicorn worker processes, as in the Procfile)
-server=uvicorn|daphne. Figures:
-- delivered_per_s: quote entries received by all clients per second of injection;
-- p50_ms / p99_ms: client receive time minus the tick's timestamp (set when it was produced);
+The same connected clients go through two measured phases. The latency phase injects `rate`
+ticks/s, a load with headroom: its tick-to-client latency is what a customer sees. The capacity
+phase injects `capacity_rate` ticks/s, more than the path can deliver on this machine, so what it
+delivers is its capacity, the figure that is compared with the bare server's (which also runs flat
+out). At the latency phase's rate delivery is bounded by demand (rate x subscribers per symbol),
+not by the path, so a ratio taken there would say nothing about the path.
+
+Arguments (key=value): clients=1000 symbols=500 per_client=20 rate=300 seconds=15
+capacity_rate=3000 capacity_seconds=10 processes=2 (client processes) ceiling_seconds=8
+web_workers=2 (uvicorn worker processes, as in the Procfile) server=uvicorn|daphne. Figures:
+- delivered_per_s: quote entries received by all clients per second, capacity phase;
+- p50_ms / p99_ms: client receive time minus the tick's timestamp (set when it was produced),
+  latency phase; capacity_p50_ms / capacity_p99_ms: the same in the capacity phase (queueing);
 - conflation_ratio: delivered quote entries / what per-tick delivery would have sent
-  (sum over ticks of the symbol's subscribers); 1.0 means nothing was conflated;
+  (sum over ticks of the symbol's subscribers), latency phase; 1.0 means nothing was conflated;
 - ceiling_per_s: quote messages/s the bare server delivered to the same clients; ratio is
   delivered_per_s / ceiling_per_s;
 - kafka_p50_ms / kafka_p99_ms: the broker hop alone for the same ticks (a probe consumer);
@@ -28,23 +36,19 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tests.benchmarks.common import free_port, prefix_topics, wait_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _subscriptions(clients: int, symbols: list[str], per_client: int) -> list[list[str]]:
@@ -55,11 +59,14 @@ def _subscriptions(clients: int, symbols: list[str], per_client: int) -> list[li
 # --- client processes -----------------------------------------------------------------------------
 
 async def _client_main(url: str, headers: dict[str, str], origin: str, subscriptions: list[list[str]],
-                       bare: bool, ready: Any, go: Any, stop: Any) -> dict[str, Any]:
+                       bare: bool, ready: Any, phase: Any, stop: Any) -> dict[str, Any]:
+    """Counts quotes and samples latencies per measured phase: the parent sets `phase` to an odd
+    number while a phase is measured and to an even one between phases (in-flight frames)."""
     from websockets.asyncio.client import connect
 
-    latencies: list[float] = []
-    counts = [0]
+    latencies: dict[int, list[float]] = {}
+    counts: dict[int, int] = {}
+    received = [0]
     snapshots = [len(subscriptions) if bare else 0]
     ended = [0]  # connections that failed or closed before their snapshot
 
@@ -87,15 +94,18 @@ async def _client_main(url: str, headers: dict[str, str], origin: str, subscript
                     snapshot_seen = True
                     snapshots[0] += 1
                     continue
-                if not snapshot_seen:
+                current = phase.value
+                if not snapshot_seen or current % 2 == 0:
                     continue
+                counts[current] = counts.get(current, 0) + len(frame["data"])
+                sampled = latencies.setdefault(current, [])
                 for quote in frame["data"]:
-                    counts[0] += 1
+                    received[0] += 1
                     # Sample latencies to keep memory flat with many clients.
-                    if counts[0] % 7 == 0:
+                    if received[0] % 7 == 0:
                         sent = (float(quote["ts_epoch"]) if "ts_epoch" in quote
                                 else dt.datetime.fromisoformat(quote["ts"]).timestamp())
-                        latencies.append((now - sent) * 1000)
+                        sampled.append((now - sent) * 1000)
 
     tasks = []
     for i, symbols in enumerate(subscriptions):
@@ -108,31 +118,35 @@ async def _client_main(url: str, headers: dict[str, str], origin: str, subscript
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
     ready.set()
-    while not go.is_set():
-        await asyncio.sleep(0.05)
-    start_count = counts[0]
-    start_latencies = len(latencies)
     while not stop.is_set():
         await asyncio.sleep(0.05)
-    delivered = counts[0] - start_count
-    measured = latencies[start_latencies:]
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
-    return {"delivered": delivered, "latencies": measured, "connected": len(sockets),
+    return {"delivered": counts, "latencies": latencies, "connected": len(sockets),
             "errors": len(errors), "first_error": errors[0] if errors else None}
 
 
 def _client_process(url: str, headers: dict[str, str], origin: str, subscriptions: list[list[str]], bare: bool,
-                    ready: Any, go: Any, stop: Any, results: Any) -> None:
-    results.put(asyncio.run(_client_main(url, headers, origin, subscriptions, bare, ready, go, stop)))
+                    ready: Any, phase: Any, stop: Any, results: Any) -> None:
+    results.put(asyncio.run(_client_main(url, headers, origin, subscriptions, bare, ready, phase, stop)))
+
+
+@dataclass
+class Phase:
+    delivered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    expected: int = 0  # per-tick deliveries the injected ticks would have caused
 
 
 def _run_clients(url: str, headers: dict[str, str], origin: str, subs: list[list[str]], processes: int, bare: bool,
-                 seconds: float, inject: Any) -> tuple[int, list[float], float, int]:
+                 phases: list[tuple[float, Any]]) -> tuple[list[Phase], int]:
+    """Connect the clients, then run each (seconds, inject) phase in turn; `inject(seconds)` returns
+    the per-tick deliveries it caused. Frames still in flight after a phase are not counted."""
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
-    go, stop = ctx.Event(), ctx.Event()
+    phase, stop = ctx.Value("i", 0), ctx.Event()
     readies = []
     procs = []
     chunk = (len(subs) + processes - 1) // processes
@@ -140,28 +154,32 @@ def _run_clients(url: str, headers: dict[str, str], origin: str, subs: list[list
         ready = ctx.Event()
         readies.append(ready)
         proc = ctx.Process(target=_client_process, args=(url, headers, origin, subs[p * chunk:(p + 1) * chunk], bare,
-                                                         ready, go, stop, results), daemon=True)
+                                                         ready, phase, stop, results), daemon=True)
         proc.start()
         procs.append(proc)
     for ready in readies:
         if not ready.wait(400):
             raise RuntimeError("client processes did not connect in time")
     time.sleep(2.0)  # let snapshots drain
-    go.set()
-    started = time.time()
-    inject(seconds)
-    elapsed = time.time() - started
-    time.sleep(1.0)  # in-flight frames
+    measured = [Phase() for _ in phases]
+    for index, (seconds, inject) in enumerate(phases):
+        phase.value = 2 * index + 1
+        started = time.time()
+        measured[index].expected = inject(seconds)
+        measured[index].elapsed = time.time() - started
+        phase.value = 2 * index + 2
+        time.sleep(1.5)  # in-flight frames of this phase are not counted in the next
     stop.set()
-    delivered, latencies, failed = 0, [], 0
+    failed = 0
     for _ in procs:
         try:
             result = results.get(timeout=30)
         except Exception as exc:
             print(f"a client process reported nothing: {exc!r}", file=sys.stderr)
             continue
-        delivered += result["delivered"]
-        latencies.extend(result["latencies"])
+        for index, one in enumerate(measured):
+            one.delivered += result["delivered"].get(2 * index + 1, 0)
+            one.latencies.extend(result["latencies"].get(2 * index + 1, []))
         failed += result["errors"]
         if result["errors"]:
             print(f"{result['errors']} client connections failed, e.g. {result['first_error']}", file=sys.stderr)
@@ -169,7 +187,7 @@ def _run_clients(url: str, headers: dict[str, str], origin: str, subs: list[list
         proc.join(timeout=5)
         if proc.is_alive():
             proc.kill()
-    return delivered, latencies, elapsed, failed
+    return measured, failed
 
 
 # --- the bare ceiling server ----------------------------------------------------------------------
@@ -242,16 +260,6 @@ def _spawn(args: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
         return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 class _KafkaProbe:
     """Measures the broker hop alone in the same run: a consumer assigned (no group join) to every
     partition of market.quotes at its end, recording receive time minus the tick's timestamp."""
@@ -304,7 +312,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def run(*args: str) -> dict[str, Any]:
     options = {"clients": 1000, "symbols": 500, "per_client": 20, "rate": 300, "seconds": 15, "processes": 2,
-               "ceiling_seconds": 8, "web_workers": 2}
+               "capacity_rate": 3000, "capacity_seconds": 10, "ceiling_seconds": 8, "web_workers": 2}
     server = "uvicorn"
     for arg in args:
         key, _, value = arg.partition("=")
@@ -319,6 +327,8 @@ def run(*args: str) -> dict[str, Any]:
 
     from workers.kafka import encode, producer, topics_ensure
 
+    prefix = f"bench-fanout-{uuid.uuid4().hex[:8]}."
+    prefix_topics(prefix)
     topics_ensure()
     symbols, cookie = _prepare(options["symbols"])
     subs = _subscriptions(options["clients"], symbols, options["per_client"])
@@ -326,8 +336,8 @@ def run(*args: str) -> dict[str, Any]:
     for chosen in subs:
         for s in chosen:
             subscribers[s] += 1
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "KAFKA_TOPIC_PREFIX": prefix}
+    port = free_port()
     group = f"bench-fanout-{uuid.uuid4().hex[:8]}"
     if server == "daphne":
         # daphne has no worker processes: one process, as `daphne brokerage.asgi:application` would run.
@@ -345,9 +355,10 @@ def run(*args: str) -> dict[str, Any]:
                      "signal.signal(signal.SIGTERM, lambda *a: stop.set()); "
                      f"fanout_run(stop=stop, name='bench-fanout', group_id='{group}')"],
                     {**env, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}, "fanout")
-    kafka = producer(**{"linger.ms": 1})
+    # Batches as the md ingestor (the producer of market.quotes in production) makes them.
+    kafka = producer(**{"linger.ms": settings.MARKET_DATA_LINGER_MS})
     try:
-        _wait_port(port)
+        wait_port(port)
         # Wait until the fanout consumer owns partitions: a probe tick must reach Redis-free path,
         # so watch the fanout heartbeat instead.
         from workers.heartbeat import heartbeat_read
@@ -357,75 +368,87 @@ def run(*args: str) -> dict[str, Any]:
             time.sleep(0.5)
         time.sleep(8.0)  # group join on the broker
         rng = random.Random(7)
-        expected = [0]
 
-        def inject(seconds: float) -> None:
-            interval = 1.0 / options["rate"]
-            start = time.time()
-            sent = 0
-            while time.time() - start < seconds:
-                delay = start + sent * interval - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-                symbol = symbols[rng.randrange(len(symbols))]
-                now = time.time()
-                ts = dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat()
-                price = Decimal(100) + Decimal(sent % 1000) / 100
-                payload = {"symbol": symbol, "quotes": [{"bid": str(price), "ask": str(price + Decimal("0.02")),
-                                                         "bid_size": "100", "ask_size": "100", "ts": ts}],
-                           "trades": []}
-                kafka.produce(settings.TOPIC_MARKET_QUOTES, key=symbol.encode(), value=encode(
-                    {"event_id": str(uuid.uuid4()), "type": "MarketData", "occurred_at": ts, "account_id": None,
-                     "payload": payload}))
-                kafka.poll(0)
-                expected[0] += subscribers[symbol]
-                sent += 1
-            kafka.flush(10)
+        def injector(rate: int) -> Any:
+            def inject(seconds: float) -> int:
+                interval = 1.0 / rate
+                start = time.time()
+                sent = expected = 0
+                while time.time() - start < seconds:
+                    delay = start + sent * interval - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    symbol = symbols[rng.randrange(len(symbols))]
+                    now = time.time()
+                    ts = dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat()
+                    price = Decimal(100) + Decimal(sent % 1000) / 100
+                    payload = {"symbol": symbol,
+                               "quotes": [{"bid": str(price), "ask": str(price + Decimal("0.02")),
+                                           "bid_size": "100", "ask_size": "100", "ts": ts}], "trades": []}
+                    kafka.produce(settings.TOPIC_MARKET_QUOTES, key=symbol.encode(), value=encode(
+                        {"event_id": str(uuid.uuid4()), "type": "MarketData", "occurred_at": ts, "account_id": None,
+                         "payload": payload}))
+                    kafka.poll(0)
+                    expected += subscribers[symbol]
+                    sent += 1
+                kafka.flush(10)
+                return expected
+            return inject
 
         probe = _KafkaProbe(settings.TOPIC_MARKET_QUOTES)
         origin = f"http://127.0.0.1:{port}"
-        delivered, latencies, elapsed, failed = _run_clients(
+        (latency, capacity), failed = _run_clients(
             f"ws://127.0.0.1:{port}/ws/stream", {"Cookie": cookie}, origin, subs, options["processes"], False,
-            options["seconds"], inject)
+            [(options["seconds"], injector(options["rate"])),
+             (options["capacity_seconds"], injector(options["capacity_rate"]))])
         kafka_latencies = probe.close()
     finally:
         _stop(fanout)
         _stop(web)
 
     # The ceiling: same clients and subscriptions, a bare websockets server broadcasting ticks.
-    bare_port = _free_port()
+    bare_port = free_port()
     bare = _spawn([sys.executable, "-c", _BARE_SERVER, str(bare_port), ",".join(symbols), "1"], env, "bare")
     try:
-        _wait_port(bare_port)
+        wait_port(bare_port)
 
-        def idle(seconds: float) -> None:
+        def idle(seconds: float) -> int:
             time.sleep(seconds)
+            return 0
 
-        ceiling_delivered, _, ceiling_elapsed, _ = _run_clients(
+        (ceiling,), _ = _run_clients(
             f"ws://127.0.0.1:{bare_port}/", {}, f"http://127.0.0.1:{bare_port}", subs, options["processes"], True,
-            options["ceiling_seconds"], idle)
+            [(options["ceiling_seconds"], idle)])
     finally:
         _stop(bare)
 
-    delivered_per_s = delivered / elapsed
-    ceiling_per_s = ceiling_delivered / ceiling_elapsed
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
-    kafka_q = statistics.quantiles(kafka_latencies, n=100) if len(kafka_latencies) >= 2 else [float("nan")] * 99
+    def percentile(values: list[float], q: int) -> float | None:
+        return round(statistics.quantiles(values, n=100)[q - 1], 1) if len(values) >= 2 else None
+
+    delivered_per_s = capacity.delivered / capacity.elapsed
+    ceiling_per_s = ceiling.delivered / ceiling.elapsed
     return {
         "clients": options["clients"],
+        # Capacity phase: ticks offered faster than the path delivers them; compared with the ceiling.
         "delivered_per_s": round(delivered_per_s, 1),
-        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(quantiles[98], 1),
-        "conflation_ratio": round(delivered / expected[0], 3) if expected[0] else None,
+        # Latency phase: the normal injected rate, with headroom.
+        "p50_ms": percentile(latency.latencies, 50),
+        "p99_ms": percentile(latency.latencies, 99),
+        "conflation_ratio": round(latency.delivered / latency.expected, 3) if latency.expected else None,
         "ceiling_per_s": round(ceiling_per_s, 1),
         "ratio": round(delivered_per_s / ceiling_per_s, 3) if ceiling_per_s else None,
         "injected_per_s": options["rate"],
+        "latency_phase_delivered_per_s": round(latency.delivered / latency.elapsed, 1),
+        "capacity_injected_per_s": options["capacity_rate"],
+        "capacity_p50_ms": percentile(capacity.latencies, 50),
+        "capacity_p99_ms": percentile(capacity.latencies, 99),
+        "capacity_conflation_ratio": round(capacity.delivered / capacity.expected, 3) if capacity.expected else None,
         "failed_connections": failed,
         "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
         "server": server if server == "daphne" else f"uvicorn x{options['web_workers']}",
         "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
         # The broker hop alone (producer -> Tansu -> a consumer), same ticks, same run.
-        "kafka_p50_ms": round(kafka_q[49], 1),
-        "kafka_p99_ms": round(kafka_q[98], 1),
+        "kafka_p50_ms": percentile(kafka_latencies, 50),
+        "kafka_p99_ms": percentile(kafka_latencies, 99),
     }

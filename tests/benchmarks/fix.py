@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,35 +34,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from tests.benchmarks.common import free_port, prefix_topics, wait_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "FIXBENCH"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"exchange simulator did not listen on {port}")
-
-
-def _prefix_topics(prefix: str) -> None:
-    settings.TOPIC_ORDERS_COMMANDS = f"{prefix}orders.commands"
-    settings.TOPIC_ORDERS_UPDATES = f"{prefix}orders.updates"
-    settings.TOPIC_LEDGER_EVENTS = f"{prefix}ledger.events"
-    settings.TOPIC_MARKET_QUOTES = f"{prefix}market.quotes"
-    settings.KAFKA_TOPICS = dict.fromkeys(
-        (settings.TOPIC_ORDERS_COMMANDS, settings.TOPIC_ORDERS_UPDATES, settings.TOPIC_LEDGER_EVENTS,
-         settings.TOPIC_MARKET_QUOTES), settings.KAFKA_TOPIC_PARTITIONS)
 
 
 def _start_venue(*, store: Path, order_port: int, md_port: int, symbols: list[str], redis_url: str) -> subprocess.Popen:
@@ -232,7 +206,7 @@ def run(*args: str) -> dict[str, Any]:
     settings.DEBUG = False  # the placers run order_place as deployed, without query recording
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bench-fix-{run_id}."
-    _prefix_topics(prefix)
+    prefix_topics(prefix)
     kafka.topics_ensure()
     redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + "/14"
     settings.REDIS_URL = redis_url
@@ -244,7 +218,7 @@ def run(*args: str) -> dict[str, Any]:
     default.close_pool()
     default.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     store = Path(tempfile.mkdtemp(prefix="bench-fix-", dir=ROOT / "var"))
-    order_port, md_port = _free_port(), _free_port()
+    order_port, md_port = free_port(), free_port()
     md_universe = [f"BM{i:04d}" for i in range(md_symbols)]
     (store / "venue").mkdir()
     processes = [_start_venue(store=store / "venue", order_port=order_port, md_port=md_port,
@@ -253,7 +227,7 @@ def run(*args: str) -> dict[str, Any]:
         InstrumentFactory(symbol=SYMBOL)
         price = start_price(SYMBOL)
         redis_client().hset(f"quote:{SYMBOL}", mapping={"bid": str(price), "ask": str(price), "last": str(price)})
-        _wait_port(order_port)
+        wait_port(order_port)
         env = {**_worker_env(redis_url=redis_url, prefix=prefix, store=store, order_port=order_port),
                "FIX_GATEWAY_GROUP_ID": f"bench-fix-{run_id}"}
         processes += [_start_worker("run_outbox_relay", env, store), _start_worker("run_fix_gateway", env, store)]
