@@ -54,6 +54,7 @@ def run(*, stop: threading.Event, symbols: list[str] | None = None) -> None:
         order_spec=order_session_spec(), md_spec=md_session_spec(), endpoint=default_endpoint("exchange"),
         md_interval=settings.FIX_VENUE_MD_INTERVAL_SECONDS,
         md_symbols_per_interval=settings.FIX_VENUE_MD_SYMBOLS_PER_INTERVAL,
+        md_symbols_per_message=settings.FIX_VENUE_MD_SYMBOLS_PER_MESSAGE,
     )
     simulator.start()
     logger.info("exchange simulator: %d symbols, order port %s, market-data port %s", len(listed),
@@ -65,7 +66,8 @@ def run(*, stop: threading.Event, symbols: list[str] | None = None) -> None:
                 app = simulator.application
                 heartbeat_beat(name=NAME, details={
                     "symbols": len(listed), "sessions_logged_on": sorted(app.logged_on),
-                    "md_messages_sent": app.md_messages_sent, "switches": app.switches.as_dict(),
+                    "md_messages_sent": app.md_messages_sent, "md_entries_sent": app.md_entries_sent,
+                    "switches": app.switches.as_dict(),
                 })
             except Exception:
                 logger.exception("exchange simulator: housekeeping failed")

@@ -206,6 +206,8 @@ FIX_STALE_ORDER_SECONDS = env.int("FIX_STALE_ORDER_SECONDS", default=60)
 FIX_VENUE_SEED = env.int("FIX_VENUE_SEED", default=2026)
 FIX_VENUE_MD_INTERVAL_SECONDS = env.float("FIX_VENUE_MD_INTERVAL_SECONDS", default=0.2)
 FIX_VENUE_MD_SYMBOLS_PER_INTERVAL = env.int("FIX_VENUE_MD_SYMBOLS_PER_INTERVAL", default=100)
+# Symbols whose updates share one 35=X message (each entry names its symbol).
+FIX_VENUE_MD_SYMBOLS_PER_MESSAGE = env.int("FIX_VENUE_MD_SYMBOLS_PER_MESSAGE", default=10)
 
 # --- Trading rules --------------------------------------------------------------------------------
 MARKET_CALENDAR = "XNYS"
