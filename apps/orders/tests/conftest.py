@@ -45,6 +45,10 @@ def committed_database(django_db_setup: Any, django_db_blocker: Any) -> Iterator
     config = None
     if not connections["default"].settings_dict["NAME"].startswith("test_"):
         with django_db_blocker.unblock():
+            # A connection still open to the development database would carry the test database's
+            # migrations there (and leave the test database empty): close it before the switch.
+            connections["default"].close()
+            connections["default"].close_pool()
             config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     # A pool opened before the switch to the test database still hands out connections to the
     # development database: start a fresh one from the current settings.

@@ -38,6 +38,9 @@ def test_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[Non
     config = None
     if not connection.settings_dict["NAME"].startswith("test_"):
         with django_db_blocker.unblock():
+            # An open connection to the development database would take the migrations there.
+            connection.close()
+            connection.close_pool()
             config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     try:
         yield
