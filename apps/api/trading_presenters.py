@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+
 from apps.accounts.models import Account, AccountStatus
 from apps.instruments.models import Instrument
 from apps.ledger.models import Position
-from apps.ledger.selectors import cash_balances, daily_balances, positions_for_account, shares_available
+from apps.ledger.selectors import cash_balances, equity_at_close_before, positions_for_account, shares_available
 from apps.marketdata.selectors import Quote, quotes_latest
 from apps.orders.presenters import decimal_str
 
@@ -82,8 +84,10 @@ def account_to_alpaca(account: Account) -> dict[str, Any]:
     quotes = quotes_latest(symbols=[p.symbol for p in positions]) if positions else {}
     long_value = sum(((_price(quotes.get(p.symbol)) or p.avg_entry_price) * p.qty for p in positions), ZERO)
     equity = cash.total + long_value
-    last = daily_balances(account=account).order_by("-date").first()
-    last_equity = (last.cash + last.positions_cost) if last is not None else equity
+    # Equity at the end of the previous day, its positions marked at that day's close.
+    last_equity = equity_at_close_before(account=account, day=timezone.now().date())
+    if last_equity is None:
+        last_equity = equity
     active = account.status == AccountStatus.ACTIVE
     return {
         "id": str(account.id),

@@ -3,12 +3,14 @@ models (activities, daily balances / portfolio history)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from apps.accounts.models import Account
 
@@ -99,22 +101,75 @@ def daily_balances(*, account: Account, start: date | None = None, end: date | N
     return query.order_by("date")
 
 
+def holdings_by_day(*, account: Account, end: date | None = None) -> list[tuple[date, dict[str, Decimal]]]:
+    """Units of each security the account held at the end of every UTC day on which they changed,
+    summed from the journal (available and held together), oldest first."""
+    query = Posting.objects.filter(ledger_account__account=account, ledger_account__code__startswith="securities.")
+    if end:
+        query = query.filter(transaction__created_at__date__lte=end)
+    rows = (query.annotate(day=TruncDate("transaction__created_at", tzinfo=UTC))
+            .values_list("day", "ledger_account__code").annotate(delta=Sum("amount")).order_by("day"))
+    held: dict[str, Decimal] = {}
+    out: list[tuple[date, dict[str, Decimal]]] = []
+    for day, code, delta in rows:
+        symbol = code[len("securities."):code.rindex(".")]  # securities.<SYM>.available|held
+        held[symbol] = held.get(symbol, Decimal("0")) + delta
+        if out and out[-1][0] == day:
+            out[-1] = (day, {s: q for s, q in held.items() if q})
+        else:
+            out.append((day, {s: q for s, q in held.items() if q}))
+    return out
+
+
+def _close_on_or_before(closes: list[tuple[date, Decimal]], day: date) -> Decimal | None:
+    index = bisect_right(closes, day, key=lambda item: item[0])
+    return closes[index - 1][1] if index else None
+
+
+def equity_at_close_before(*, account: Account, day: date) -> Decimal | None:
+    """Equity at the end of the last day before `day` with a balance row, marked as in
+    `portfolio_history` (Alpaca's `last_equity`); None for an account with no earlier day."""
+    row = daily_balances(account=account).filter(date__lt=day).order_by("-date").first()
+    if row is None:
+        return None
+    return Decimal(portfolio_history(account=account, start=row.date, end=row.date)["equity_exact"][0])
+
+
 def portfolio_history(*, account: Account, start: date | None = None, end: date | None = None) -> dict[str, Any]:
     """Daily portfolio history in Alpaca's PortfolioHistory shape, from end-of-day balances.
 
-    Equity is cash plus positions at cost basis: historical closing prices are not stored, so
-    positions are not marked to market in the past (the API may mark today's point itself).
-    Profit/loss is measured against the first day's equity net of later deposits/withdrawals.
+    Equity is cash plus the positions held at the end of each day, marked at that day's close (the
+    last persisted daily bar on or before it; today's bar is kept current by the quote store). A
+    day on which some held symbol has no close yet is valued at cost basis instead, all of it, so a
+    point is never half marked. Profit/loss is measured against the first day's equity net of later
+    deposits and withdrawals.
     """
+    from apps.marketdata.selectors import daily_closes
+
     rows = list(daily_balances(account=account, start=start, end=end))
+    holdings = holdings_by_day(account=account, end=rows[-1].date) if rows else []
+    symbols = sorted({symbol for _, held in holdings for symbol in held})
+    closes = daily_closes(symbols=symbols, end=rows[-1].date) if symbols else {}
+
+    def positions_value(row: DailyBalance) -> Decimal:
+        index = bisect_right(holdings, row.date, key=lambda item: item[0])
+        held = holdings[index - 1][1] if index else {}
+        value = Decimal("0")
+        for symbol, qty in held.items():
+            close = _close_on_or_before(closes.get(symbol, []), row.date)
+            if close is None:
+                return row.positions_cost
+            value += qty * close
+        return value
+
+    values = [row.cash + positions_value(row) for row in rows]
     timestamps: list[int] = []
     equity: list[float] = []
     profit_loss: list[float] = []
     profit_loss_pct: list[float | None] = []
     base = None
     net_flows = Decimal("0")
-    for row in rows:
-        value = row.cash + row.positions_cost
+    for row, value in zip(rows, values, strict=True):
         if base is None:
             base = value
         else:
@@ -133,7 +188,7 @@ def portfolio_history(*, account: Account, start: date | None = None, end: date 
         "timeframe": "1D",
         "cashflow": {},
         # Exact figures as strings for clients that must not lose precision.
-        "equity_exact": [str(row.cash + row.positions_cost) for row in rows],
+        "equity_exact": [str(value) for value in values],
     }
 
 

@@ -93,6 +93,18 @@ def daily_close_before(*, symbol: str, day: dt.date) -> Decimal | None:
             .values_list("close", flat=True).first())
 
 
+def daily_closes(*, symbols: list[str], end: dt.date) -> dict[str, list[tuple[dt.date, Decimal]]]:
+    """Persisted daily closes up to and including `end`, oldest first, per symbol."""
+    from apps.marketdata.models import DailyBar
+
+    closes: dict[str, list[tuple[dt.date, Decimal]]] = {symbol: [] for symbol in symbols}
+    rows = (DailyBar.objects.filter(symbol__in=symbols, date__lte=end).order_by("symbol", "date")
+            .values_list("symbol", "date", "close"))
+    for symbol, day, close in rows:
+        closes[symbol].append((day, close))
+    return closes
+
+
 class TimeframeError(ValueError):
     pass
 
