@@ -21,7 +21,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Account
@@ -45,7 +44,7 @@ from apps.ledger.services import (
     securities_held,
 )
 from apps.marketdata.selectors import quote_latest
-from apps.ops.db import hot_cursor, insert_instance
+from apps.ops.db import fetch_one, hot_cursor, insert_instance, update_instance
 from apps.outbox.services import outbox_enqueue, outbox_enqueue_many
 
 from .errors import (
@@ -120,7 +119,9 @@ def _event_append(*, account: Account, order: Order, event: str, price: Decimal 
         last = snapshot.last_event_seq
         snapshot.last_event_seq += 1
     else:
-        last = OrderEvent.objects.filter(account=account).aggregate(last=Max("seq"))["last"] or 0
+        with hot_cursor() as cursor:
+            cursor.execute(_LAST_EVENT_SEQ_SQL, [account.id])
+            last = fetch_one(cursor)[0] or 0
     payload: dict[str, Any] = {
         "seq": last + 1,
         "event": event,
@@ -508,27 +509,39 @@ FIX_ORD_STATUS = {
 }
 
 
+# Hot statements of execution_apply (apps/ops/db.py: server-bound, no ORM compilation per call).
+_ORDER_ACCOUNT_SQL = f"SELECT account_id FROM {Order._meta.db_table} WHERE id = %s"  # noqa: S608 - model metadata
+_EXECUTION_SEEN_SQL = f"SELECT 1 FROM {Execution._meta.db_table} WHERE exec_id = %s"  # noqa: S608
+_LAST_EVENT_SEQ_SQL = f"SELECT max(seq) FROM {OrderEvent._meta.db_table} WHERE account_id = %s"  # noqa: S608
+
+
 def execution_apply(*, report: ExecutionReport) -> Order | None:
     """Apply one venue execution report in one transaction; idempotent by `exec_id` (applying the
     same report twice changes nothing). Returns the order, or None for an unknown order id."""
-    account_id = Order.objects.filter(id=report.order_id).values_list("account_id", flat=True).first()
-    if account_id is None:
+    with hot_cursor() as cursor:
+        cursor.execute(_ORDER_ACCOUNT_SQL, [report.order_id])
+        found = cursor.fetchone()
+    if found is None:
         logger.warning("execution report %s for unknown order %s", report.exec_id, report.order_id)
         return None
     with transaction.atomic(durable=True):
-        locked = account_lock(account_id=account_id)
-        if report.exec_id and Execution.objects.filter(exec_id=report.exec_id).exists():
-            return Order.objects.get(id=report.order_id)
+        locked = account_lock(account_id=found[0])
+        if report.exec_id:
+            with hot_cursor() as cursor:
+                cursor.execute(_EXECUTION_SEEN_SQL, [report.exec_id])
+                seen = cursor.fetchone() is not None
+            if seen:
+                return Order.objects.get(id=report.order_id)
         order = _locked_order(account=locked, order_id=report.order_id)
         executed_at = report.transact_time or timezone.now()
-        Execution.objects.create(
+        insert_instance(Execution(
             exec_id=report.exec_id or f"{report.exec_type}:{report.order_id}:{uuid.uuid4()}", order=order,
             exec_type=report.exec_type, order_status=report.order_status,
             qty=report.last_qty if report.exec_type in ("partial_fill", "fill") else ZERO,
             price=report.last_price if report.exec_type in ("partial_fill", "fill") else ZERO,
             cum_qty=report.cum_qty, leaves_qty=report.leaves_qty, reject_reason=report.reject_reason,
             executed_at=executed_at,
-        )
+        ))
         if report.exchange_order_id and not order.exchange_order_id:
             order.exchange_order_id = report.exchange_order_id
         handler = _HANDLERS[report.exec_type]
@@ -538,7 +551,7 @@ def execution_apply(*, report: ExecutionReport) -> Order | None:
 
 def _touch(order: Order, *fields: str) -> None:
     order.updated_at = timezone.now()
-    order.save(update_fields=["status", "updated_at", "exchange_order_id", *fields])
+    update_instance(order, "status", "updated_at", "exchange_order_id", *fields)
 
 
 def _apply_new(account: Account, order: Order, report: ExecutionReport) -> None:
