@@ -26,22 +26,16 @@ import django
 
 
 def record(symbols: list[str], per_message: int, steps: int) -> tuple[list[Any], int]:
-    """`steps` requotes of every symbol, as 35=X messages of `per_message` symbols each."""
-    from apps.fix.venue.acceptor import ExchangeApplication, Venue, md_entries
+    """`steps` requotes of every symbol (`Venue.requote`, as the simulator's market-data thread
+    does), as 35=X messages of `per_message` symbols each."""
+    from apps.fix.venue.acceptor import ExchangeApplication, Venue
 
     venue = Venue(symbols=symbols, seed=2026)
     builder = ExchangeApplication(venue)
     messages = []
     for _ in range(steps):
         for first in range(0, len(symbols), per_message):
-            updates = []
-            for symbol in symbols[first:first + per_message]:
-                book = venue.book(symbol)
-                maker = venue.makers[symbol]
-                maker.step()
-                maker.requote(book)
-                trades, book.trades = book.trades, []
-                updates.append((symbol, md_entries(book, trades)))
+            updates = [(symbol, venue.requote(symbol)[1]) for symbol in symbols[first:first + per_message]]
             messages.append(builder.incremental_refresh(updates))
     return messages, builder.md_entries_sent
 

@@ -117,6 +117,17 @@ class Venue:
             maker.requote(book)
         return book
 
+    def requote(self, symbol: str) -> tuple[list[Event], list[MdEntry]]:
+        """One market-data step of `symbol` (under `lock`): move its fair price, requote, take the
+        trades since the last step. Returns the book's events (customer fills) and the symbol's
+        incremental-refresh entries."""
+        book = self.book(symbol)
+        maker = self.makers[symbol]
+        maker.step()
+        events = maker.requote(book)
+        trades, book.trades = book.trades, []
+        return events, md_entries(book, trades)
+
     def customer_symbols(self) -> set[str]:
         return {s for s, b in self.books.items()
                 if b.stops or any(o.owner != MARKET_MAKER for o in b.resting_orders())}
@@ -558,13 +569,10 @@ class ExchangeApplication(fix.Application):
             batch = [active[(start + i) % len(active)] for i in range(count)]
             self._md_cursor = start + count
             for symbol in batch:
-                book = venue.book(symbol)
-                maker = venue.makers[symbol]
-                maker.step()
-                reports.extend(self._reports(maker.requote(book)))
-                trades, book.trades = book.trades, []
+                events, entries = venue.requote(symbol)
+                reports.extend(self._reports(events))
                 if symbol in wanted:
-                    updates.append((symbol, md_entries(book, trades)))
+                    updates.append((symbol, entries))
         for session, message in reports:
             self._send(session, message)
         sent = 0
